@@ -1,0 +1,86 @@
+"""The contract between analyzers and everything downstream.
+
+An analyzer looks at a small copy of a frame and returns labelled regions (boxes with scores) and/or a
+dense heat map in [0, 1]. It says whether it can run here and, if not, why. Nothing downstream knows
+which analyzer produced what; nothing here knows the encoder's block size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+
+@dataclass
+class AnalysisFrame:
+    """A reduced-resolution view of one frame, shared by all analyzers."""
+
+    index: int
+    time: float
+    rgb: np.ndarray  # (h, w, 3) uint8
+    gray: np.ndarray  # (h, w) uint8
+
+
+@dataclass
+class Region:
+    """A labelled box in normalised coordinates (x0, y0, x1, y1 in [0, 1])."""
+
+    label: str
+    box: tuple
+    score: float
+    source: str
+
+    def to_json(self) -> dict:
+        return {"label": self.label, "box": [round(v, 4) for v in self.box],
+                "score": round(float(self.score), 3), "source": self.source}
+
+
+@dataclass
+class Detections:
+    regions: list = field(default_factory=list)
+    heat: np.ndarray | None = None  # (h, w) float32 in [0, 1], at analysis resolution
+
+
+class Analyzer:
+    """Base class. Subclasses set `name`, `weight` (its share in the fused map), `stride` (run on every
+    stride-th frame; results are held in between) and implement `load` and `analyze`."""
+
+    name = "analyzer"
+    weight = 1.0
+    stride = 1
+    description = ""
+
+    def __init__(self):
+        self.available = False
+        self.reason = "not loaded"
+
+    def load(self) -> bool:
+        """Prepare models; set `available` and `reason`. Never downloads anything."""
+        self.available, self.reason = True, ""
+        return True
+
+    def analyze(self, frame: AnalysisFrame) -> Detections:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget state carried between frames (called at the start of each pass)."""
+
+
+def render_regions(regions, shape, feather: float = 0.15) -> np.ndarray:
+    """Paint regions as filled ellipses weighted by score, with soft edges, into an (h, w) map."""
+    h, w = shape
+    out = np.zeros((h, w), np.float32)
+    for r in regions:
+        x0, y0, x1, y1 = r.box
+        cx, cy = (x0 + x1) / 2 * w, (y0 + y1) / 2 * h
+        ax, ay = max((x1 - x0) * w / 2, 1.0), max((y1 - y0) * h / 2, 1.0)
+        layer = np.zeros_like(out)
+        # ellipse through the box corners' midpoints, slightly enlarged so the whole box is covered
+        cv2.ellipse(layer, (int(round(cx)), int(round(cy))), (int(round(ax * 1.25)), int(round(ay * 1.25))),
+                    0, 0, 360, float(r.score), -1, cv2.LINE_AA)
+        np.maximum(out, layer, out=out)
+    if regions and feather > 0:
+        k = max(3, int(round(feather * min(h, w))) | 1)
+        out = cv2.GaussianBlur(out, (k, k), 0)
+    return out

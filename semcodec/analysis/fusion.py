@@ -1,0 +1,95 @@
+"""Run the analyzers on reduced frames and fuse their maps into one importance map per frame."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections
+from semcodec.analysis.faces import FaceAnalyzer
+from semcodec.analysis.motion import MotionAnalyzer
+from semcodec.analysis.saliency import SaliencyAnalyzer
+from semcodec.analysis.text import TextAnalyzer
+from semcodec.errors import SemcodecError
+
+ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer)}
+ANALYSIS_LONG_SIDE = 320
+
+
+def build_analyzers(spec: str) -> list[Analyzer]:
+    """'auto' = every analyzer that can run here, 'off' = none, or a comma list such as 'faces,text'."""
+    spec = (spec or "auto").strip().lower()
+    if spec == "off":
+        return []
+    names = list(ANALYZERS) if spec == "auto" else [n.strip() for n in spec.split(",") if n.strip()]
+    unknown = [n for n in names if n not in ANALYZERS]
+    if unknown:
+        raise SemcodecError(f"unknown analyzer {', '.join(unknown)}; choose from {', '.join(ANALYZERS)}")
+    return [ANALYZERS[n]() for n in names]
+
+
+def analysis_size(width: int, height: int, long_side: int = ANALYSIS_LONG_SIDE) -> tuple[int, int]:
+    """Reduced size for analysis: long side at most `long_side`, aspect kept, even dimensions."""
+    scale = min(1.0, long_side / max(width, height))
+    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+
+
+class ImportanceMapper:
+    """Per frame: run each analyzer on its stride, hold its last result in between, fuse the heat maps
+    as a weighted probabilistic OR, and smooth over time (rise at once, fade slowly) so the map does
+    not flicker when a detector misses a frame."""
+
+    def __init__(self, analyzers: list[Analyzer], fade: float = 0.8, required: bool = False):
+        self.analyzers = analyzers
+        self.fade = fade
+        for a in analyzers:
+            a.load()
+            if required and not a.available:
+                raise SemcodecError(f"analyzer '{a.name}' cannot run: {a.reason}")
+        self.active = [a for a in analyzers if a.available]
+        self._held: dict[str, Detections] = {}
+        self._runs = {a.name: 0 for a in analyzers}
+        self._seconds = {a.name: 0.0 for a in analyzers}
+        self._prev = None
+        self.last_regions: list = []
+
+    def reset(self) -> None:
+        for a in self.active:
+            a.reset()
+        self._held.clear()
+        self._prev = None
+
+    def __call__(self, frame: AnalysisFrame) -> np.ndarray:
+        shape = frame.gray.shape
+        keep = np.ones(shape, np.float32)  # product of (1 - w * heat): the chance nothing matters here
+        regions = []
+        for a in self.active:
+            det = self._held.get(a.name)
+            if det is None or frame.index % a.stride == 0 or det.heat is None or det.heat.shape != shape:
+                t0 = time.perf_counter()
+                det = a.analyze(frame)
+                self._seconds[a.name] += time.perf_counter() - t0
+                self._runs[a.name] += 1
+                self._held[a.name] = det
+            regions.extend(det.regions)
+            if det.heat is not None:
+                keep *= 1.0 - a.weight * det.heat
+        fused = 1.0 - keep
+        if self._prev is not None and self._prev.shape == shape:
+            fused = np.maximum(fused, self.fade * self._prev + (1 - self.fade) * fused)
+        self._prev = fused
+        self.last_regions = regions
+        return fused
+
+    def summary(self) -> list[dict]:
+        """Which analyzers ran, how often, how fast, and why the others did not."""
+        out = []
+        for a in self.analyzers:
+            runs = self._runs[a.name]
+            out.append({
+                "name": a.name, "description": a.description, "available": a.available,
+                "note": a.reason, "backend": getattr(a, "backend", "") or None, "stride": a.stride,
+                "weight": a.weight, "runs": runs,
+                "ms_per_run": round(1000 * self._seconds[a.name] / runs, 2) if runs else None,
+            })
+        return out

@@ -1,0 +1,39 @@
+"""Motion that the camera did not cause: frame difference after compensating the global (camera) shift.
+
+The global shift comes from phase correlation on a thumbnail, so a pan does not light up the whole
+frame; what is left is objects moving against the background."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections
+
+
+class MotionAnalyzer(Analyzer):
+    name = "motion"
+    weight = 0.4
+    stride = 1
+    description = "object motion (camera-compensated frame difference)"
+
+    def __init__(self, scale: float = 24.0):
+        super().__init__()
+        self.scale = scale  # mean absolute difference (8-bit levels) that counts as full motion
+        self._prev = None
+
+    def reset(self) -> None:
+        self._prev = None
+
+    def analyze(self, frame: AnalysisFrame) -> Detections:
+        cur = cv2.GaussianBlur(frame.gray, (5, 5), 0).astype(np.float32)
+        prev, self._prev = self._prev, cur
+        if prev is None or prev.shape != cur.shape:
+            return Detections([], np.zeros_like(cur))
+        (dx, dy), response = cv2.phaseCorrelate(prev, cur)
+        if response > 0.1:  # trust only a clear global peak
+            m = np.float32([[1, 0, dx], [0, 1, dy]])
+            prev = cv2.warpAffine(prev, m, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+        diff = cv2.absdiff(cur, prev)
+        diff = cv2.GaussianBlur(diff, (0, 0), 3)
+        heat = np.clip((diff - 2.0) / self.scale, 0, 1)  # below 2 levels is noise and grain
+        return Detections([], heat)

@@ -1,0 +1,161 @@
+"""What each FFmpeg encoder can do with a region map, the options it needs, and a self-check.
+
+Facts (checked on PyAV 18.1 / FFmpeg 8, see ../shared/FACTS.md):
+- libx264, libx265: honour AV_FRAME_DATA_REGIONS_OF_INTEREST on a 16x16 grid, only with aq-mode != 0;
+  qoffset in [-1, 1] is scaled by the QP range (51 at 8 bit).
+- libvpx-vp9: honours it only with deadline=realtime, cpu-used >= 5, aq-mode=0, lag-in-frames=0, on an
+  8x8 grid, as at most 7 segments; qoffset is scaled to +-63 quantizer-index steps (about 4 per QP).
+- libsvtav1: ignores the map silently, so semcodec encodes it plain and says so.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+import numpy as np
+
+from semcodec.errors import SemcodecError
+
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr unless told otherwise
+
+
+@dataclass(frozen=True)
+class CodecCaps:
+    name: str
+    roi: bool
+    block: int
+    qp_range_8bit: float  # QP units that qoffset = 1.0 stands for
+    max_levels: int | None  # distinct non-zero offsets the encoder keeps
+    two_pass: bool
+    default_preset: str
+    roi_options: dict = field(default_factory=dict)  # options the map needs, also used with --roi off
+    note: str = ""
+
+    def qp_range(self, bit_depth: int) -> float:
+        if self.name in ("libx264", "libx265"):
+            return self.qp_range_8bit + 6 * (bit_depth - 8)
+        return self.qp_range_8bit
+
+
+CAPABILITIES = {
+    "libx264": CodecCaps("libx264", True, 16, 51, None, True, "medium",
+                         note="per-16x16 QP offsets; needs aq-mode != 0 (default 1)"),
+    "libx265": CodecCaps("libx265", True, 16, 51, None, True, "medium",
+                         note="per-16x16 QP offsets; needs aq-mode != 0 (default 2)"),
+    "libvpx-vp9": CodecCaps("libvpx-vp9", True, 8, 63 / 4, 7, False, "6",
+                            roi_options={"deadline": "realtime", "aq-mode": "0", "lag-in-frames": "0",
+                                         "row-mt": "1"},
+                            note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5)"),
+    "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8",
+                           note="libsvtav1 ignores ROI side data: encoded without a block map"),
+}
+
+
+DECODERS = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libsvtav1": "libdav1d"}
+
+
+def caps_for(codec: str) -> CodecCaps:
+    if codec not in CAPABILITIES:
+        raise SemcodecError(f"unsupported codec {codec}; choose from {', '.join(CAPABILITIES)}")
+    return CAPABILITIES[codec]
+
+
+@dataclass
+class RateControl:
+    crf: float | None = None
+    bitrate: int | None = None  # bits per second
+    two_pass: bool = False
+
+    def describe(self) -> str:
+        if self.bitrate:
+            return f"{'two-pass' if self.two_pass else 'ABR'} {self.bitrate / 1000:g} kb/s"
+        return f"CRF {self.crf:g}"
+
+
+def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
+                    pass_no: int = 0, stats_path: str | None = None) -> tuple[dict, int]:
+    """FFmpeg private options and bit_rate for one encode. The same options are used with and
+    without a map, so `--roi off` is a fair baseline."""
+    preset = str(preset or caps.default_preset)
+    opts: dict = dict(caps.roi_options)
+    bit_rate = 0
+    if caps.name == "libvpx-vp9":
+        cpu_used = int(preset) if preset.lstrip("-").isdigit() else 6
+        if cpu_used < 5:
+            raise SemcodecError("libvpx-vp9 honours ROI maps only with cpu-used (preset) 5..9")
+        opts["cpu-used"] = str(cpu_used)
+    else:
+        opts["preset"] = preset
+    if rc.bitrate:
+        bit_rate = int(rc.bitrate)
+    else:
+        opts["crf"] = f"{rc.crf:g}"
+    params = []
+    if caps.name == "libx265":
+        params.append("log-level=error")
+    if pass_no:
+        if not caps.two_pass:
+            raise SemcodecError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
+        params += [f"pass={pass_no}", f"stats={stats_path}"]
+    if params:
+        opts[f"{caps.name[3:]}-params"] = ":".join(params)
+    return opts, bit_rate
+
+
+def self_check(codec: str, frames: int = 25) -> dict:
+    """Encode one second of textured video twice, without and with a map that favours the left half,
+    and prove the map changed the output: the left half must get closer to the source.
+    Returns {'codec', 'honoured', 'left_mse_plain', 'left_mse_roi', 'note'}."""
+    from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, regions_from_offsets
+
+    caps = caps_for(codec)
+    w, h = 128, 96
+    rng = np.random.default_rng(7)
+    base = rng.integers(0, 256, (h + frames, w + frames), dtype=np.uint8)
+    src = [np.ascontiguousarray(base[i:i + h, i:i + w]) for i in range(frames)]
+    try:
+        attacher = RoiAttacher() if caps.roi else None
+    except RoiUnavailable as exc:
+        return {"codec": codec, "honoured": False, "note": f"ROI side data unavailable: {exc}"}
+    offsets = np.zeros((-(-h // caps.block), -(-w // caps.block)), np.float32)
+    offsets[:, : offsets.shape[1] // 2] = -8
+    offsets[:, offsets.shape[1] // 2:] = 8
+    regions = regions_from_offsets(offsets, caps.block, w, h, caps.qp_range(8)) if caps.roi else None
+
+    def encode(with_map: bool) -> float:
+        opts, _ = encoder_options(caps, RateControl(crf=35), None)
+        ctx = av.CodecContext.create(codec, "w")
+        ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"
+        ctx.time_base, ctx.framerate = Fraction(1, 25), Fraction(25)
+        ctx.options = opts
+        packets = []
+        for i, img in enumerate(src):
+            f = av.VideoFrame.from_ndarray(img, format="gray").reformat(format="yuv420p")
+            f.pts = i
+            if with_map and attacher:
+                attacher.attach(f, regions)
+            packets += ctx.encode(f)
+        packets += ctx.encode(None)
+        dec = av.CodecContext.create(DECODERS[codec], "r")
+        if ctx.extradata:
+            dec.extradata = ctx.extradata
+        out = []
+        for p in packets:
+            out += dec.decode(p)
+        out += dec.decode(None)
+        err = [(o.to_ndarray(format="gray")[:, : w // 2].astype(float) - s[:, : w // 2]) ** 2
+               for o, s in zip(out, src)]
+        return float(np.mean(err))
+
+    try:
+        plain, roi = encode(False), encode(True)
+    except av.error.FFmpegError as exc:
+        return {"codec": codec, "honoured": False, "note": f"encoder failed: {exc}"}
+    honoured = roi < plain * 0.9
+    note = caps.note if caps.roi == honoured else (
+        "map changed nothing although the table says it should" if caps.roi else
+        "map changed the output although the table says it is ignored")
+    return {"codec": codec, "honoured": honoured, "expected": caps.roi,
+            "left_mse_plain": round(plain, 2), "left_mse_roi": round(roi, 2), "note": note}
