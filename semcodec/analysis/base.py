@@ -77,7 +77,7 @@ def render_regions(regions, shape, feather: float = 0.15) -> np.ndarray:
         ax, ay = max((x1 - x0) * w / 2, 1.0), max((y1 - y0) * h / 2, 1.0)
         layer = np.zeros_like(out)
         # ellipse through the box corners' midpoints, slightly enlarged so the whole box is covered
-        cv2.ellipse(layer, (int(round(cx)), int(round(cy))), (int(round(ax * 1.25)), int(round(ay * 1.25))),
+        cv2.ellipse(layer, (int(round(cx)), int(round(cy))), (int(round(ax * 1.15)), int(round(ay * 1.15))),
                     0, 0, 360, float(r.score), -1, cv2.LINE_AA)
         np.maximum(out, layer, out=out)
     if regions and feather > 0:

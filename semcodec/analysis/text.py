@@ -22,6 +22,10 @@ class TextAnalyzer(Analyzer):
         _, strokes = cv2.threshold(grad, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
         if strokes.mean() > 0.5 * 255:  # Otsu on a flat frame marks noise everywhere
             return Detections([], np.zeros((h, w), np.float32))
+        # drop long straight edges (boxes, bars, horizon lines): text strokes are short
+        for k in ((max(8, w // 10), 1), (1, max(8, h // 6))):
+            lines = cv2.morphologyEx(strokes, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, k))
+            strokes = cv2.subtract(strokes, cv2.dilate(lines, np.ones((3, 3), np.uint8)))
         kw = max(3, w // 40)
         words = cv2.morphologyEx(strokes, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
         _, _, stats, _ = cv2.connectedComponentsWithStats(words, connectivity=8)

@@ -1,0 +1,359 @@
+"""encode(): input video -> analysis -> importance maps -> block QP offsets -> real FFmpeg encoder.
+
+One pass of decoding per encoder pass. In two-pass mode the maps are computed once, in pass 1, and
+replayed from a temporary file in pass 2, so both passes see identical offsets and analysis is paid
+once.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+
+import av
+import numpy as np
+from tqdm import tqdm
+
+from semcodec import __version__
+from semcodec.allocation.allocator import Allocator, BlockGrid
+from semcodec.analysis.base import AnalysisFrame
+from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
+from semcodec.encoding.codecs import RateControl, caps_for, encoder_options
+from semcodec.encoding.frames import FramePreparer, analysis_view, encoder_pix_fmt
+from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, regions_from_offsets
+from semcodec.errors import SemcodecError
+from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
+from semcodec.io.writer import MP4_AUDIO, atomic_output, check_output_path, container_format
+
+log = logging.getLogger("semcodec")
+
+DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 34, "libsvtav1": 35}
+
+
+@dataclass
+class EncodeSettings:
+    codec: str = "libx264"
+    crf: float | None = None
+    bitrate: int | None = None  # bits per second
+    two_pass: bool = False
+    preset: str | None = None
+    roi: str = "auto"  # auto | off | comma list of analyzers
+    roi_strength: float = 0.25  # FFmpeg qoffset units: 0.25 = 12.75 QP between most and least important
+    save_maps: str | None = None
+    progress: bool = True
+
+    def rate_control(self) -> RateControl:
+        if self.crf is not None and self.bitrate:
+            raise SemcodecError("give either --crf or --bitrate, not both")
+        if self.two_pass and not self.bitrate:
+            raise SemcodecError("--two-pass needs --bitrate")
+        if self.bitrate is not None and self.bitrate <= 0:
+            raise SemcodecError("--bitrate must be positive")
+        if not 0 <= self.roi_strength <= 1:
+            raise SemcodecError("--roi-strength must be in [0, 1]")
+        crf = self.crf if self.crf is not None or self.bitrate else DEFAULT_CRF.get(self.codec, 23)
+        return RateControl(crf=crf, bitrate=self.bitrate, two_pass=self.two_pass)
+
+
+class _OffsetLog:
+    """Per-frame offset grids written in pass 1 and read back in pass 2 (int8, half-QP units), so a
+    long video does not keep its maps in memory."""
+
+    def __init__(self, folder: str, shape: tuple[int, int]):
+        self.path = os.path.join(folder, "offsets.bin")
+        self.size = shape[0] * shape[1]
+        self.shape = shape
+        self._f = open(self.path, "wb")
+
+    def write(self, dq: np.ndarray) -> None:
+        self._f.write(np.clip(np.rint(dq * 2), -127, 127).astype(np.int8).tobytes())
+
+    def rewind(self) -> None:
+        self._f.close()
+        self._f = open(self.path, "rb")
+
+    def read(self) -> np.ndarray | None:
+        buf = self._f.read(self.size)
+        if len(buf) < self.size:
+            return None
+        return np.frombuffer(buf, np.int8).reshape(self.shape).astype(np.float32) / 2
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class _Pass:
+    """State of one encoder pass over the input."""
+
+    def __init__(self, job: "_Job", pass_no: int, out_path: str | None):
+        self.job, self.pass_no, self.out_path = job, pass_no, out_path
+        self.video_bytes = 0
+        self.frames = 0
+        self.stats = DecodeStats()
+
+
+class _Job:
+    def __init__(self, input_path: str, output_path: str, s: EncodeSettings):
+        self.input_path, self.output_path, self.s = input_path, output_path, s
+        self.rc = s.rate_control()
+        self.caps = caps_for(s.codec)
+        self.warnings: list[str] = []
+        self.info: StreamInfo = probe(input_path)
+        self.pix_fmt = encoder_pix_fmt(s.codec, self.info.bit_depth)
+        self.prep = FramePreparer(self.info.width, self.info.height, self.pix_fmt)
+        if self.prep.cropped:
+            self.warn(f"odd frame size {self.info.width}x{self.info.height}: cropped to "
+                      f"{self.prep.width}x{self.prep.height} (4:2:0 needs even sizes)")
+        if self.info.bit_depth > 8 and self.pix_fmt == "yuv420p":
+            self.warn(f"{self.info.bit_depth}-bit input encoded as 8-bit ({s.codec} has no 10-bit 4:2:0 here)")
+        self.aw, self.ah = analysis_size(self.prep.width, self.prep.height)
+        self._setup_roi()
+
+    def warn(self, msg: str) -> None:
+        self.warnings.append(msg)
+        log.warning(msg)
+
+    def _setup_roi(self) -> None:
+        s, caps = self.s, self.caps
+        self.mapper = None
+        self.attacher = None
+        self.roi_note = "off"
+        if s.roi.strip().lower() == "off":
+            return
+        analyzers = build_analyzers(s.roi)
+        if not caps.roi:
+            self.roi_note = caps.note
+            self.warn(caps.note)
+            return
+        try:
+            self.attacher = RoiAttacher()
+        except RoiUnavailable as exc:
+            self.roi_note = f"ROI side data unavailable ({exc}); encoded without a block map"
+            self.warn(self.roi_note)
+            return
+        self.mapper = ImportanceMapper(analyzers, required=s.roi.strip().lower() != "auto")
+        for a in self.mapper.analyzers:
+            if not a.available:
+                self.warn(f"analyzer {a.name} unavailable: {a.reason}")
+        if not self.mapper.active:
+            self.warn("no analyzer could run: encoded without a block map")
+            self.mapper = None
+            self.roi_note = "no analyzer available"
+            return
+        self.grid = BlockGrid(self.prep.width, self.prep.height, caps.block)
+        self.qp_range = caps.qp_range(8 if self.pix_fmt == "yuv420p" else 10)
+        self.allocator = Allocator(self.grid, s.roi_strength * caps.qp_range(8), levels=caps.max_levels)
+        self.roi_note = "on"
+
+    # ---- one pass ----------------------------------------------------------------------------
+    def run_pass(self, p: _Pass, offsets_log: _OffsetLog | None, maps_writer) -> None:
+        s, info = self.s, self.info
+        stats_path = os.path.join(self.workdir, "rc.stats")
+        opts, bit_rate = encoder_options(self.caps, self.rc, s.preset,
+                                         pass_no=p.pass_no if self.rc.two_pass else 0,
+                                         stats_path=stats_path)
+        fmt = "null" if p.out_path is None else container_format(self.output_path)
+        try:
+            out = av.open(p.out_path or os.devnull, "w", format=fmt)
+        except av.error.FFmpegError as exc:
+            raise SemcodecError(f"cannot write {self.output_path}: {exc.strerror or exc}") from None
+        with open_input(self.input_path) as inp, out:
+            vin = inp.streams.video[0]
+            vout = out.add_stream(s.codec, rate=info.average_rate)
+            cc = vout.codec_context
+            cc.width, cc.height, cc.pix_fmt = self.prep.width, self.prep.height, self.pix_fmt
+            cc.time_base = info.time_base
+            cc.framerate = info.average_rate
+            vout.time_base = info.time_base
+            for key in ("color_range", "colorspace", "color_primaries", "color_trc"):
+                val = getattr(vin.codec_context, key, None)
+                if val:
+                    setattr(cc, key, val)
+            if bit_rate:
+                cc.bit_rate = bit_rate
+            cc.options = opts
+            copies = self._audio_streams(inp, out) if p.out_path else {}  # in -> (out, transcode)
+            pending = []  # audio that arrives before the first video frame fixes the header
+            header_done = False
+            last_pts = None
+            bar = tqdm(total=info.frames or None, unit="frame", disable=not s.progress, leave=False,
+                       desc=f"pass {p.pass_no}/2" if self.rc.two_pass else "encode")
+            if self.mapper:
+                self.mapper.reset()
+            for kind, item in iter_packets_and_frames(inp, p.stats, list(copies)):
+                if kind == "copy":
+                    if header_done:
+                        self._mux_audio(out, copies, item)
+                    else:
+                        pending.append(item)
+                    continue
+                frame = item
+                if not header_done:
+                    if frame.rotation and p.out_path:
+                        vout.set_display_rotation(frame.rotation)
+                        self.info.rotation = int(frame.rotation)
+                ef = self.prep(frame)
+                pts = frame.pts if frame.pts is not None else frame.dts
+                if pts is None:
+                    pts = int(round(p.frames / float(info.average_rate) / float(info.time_base)))
+                if last_pts is not None and pts <= last_pts:
+                    pts = last_pts + 1  # encoders need strictly increasing timestamps
+                ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
+                self._apply_map(ef, p, offsets_log, maps_writer)
+                for packet in vout.encode(ef):
+                    self.video_packet(out, packet, p)
+                if not header_done:
+                    header_done = True
+                    for ap in pending:
+                        self._mux_audio(out, copies, ap)
+                    pending.clear()
+                p.frames += 1
+                bar.update(1)
+            for packet in vout.encode(None):
+                self.video_packet(out, packet, p)
+            for ap in pending:
+                self._mux_audio(out, copies, ap)
+            for ostream, transcode in copies.values():
+                if transcode:
+                    for packet in ostream.encode(None):
+                        out.mux(packet)
+            bar.close()
+
+    def video_packet(self, out, packet, p: _Pass) -> None:
+        p.video_bytes += packet.size
+        out.mux(packet)
+
+    def _audio_streams(self, inp, out) -> dict:
+        """Audio streams copied untouched; re-encoded to AAC only where the container cannot hold them."""
+        copies = {}
+        fmt = container_format(self.output_path)
+        for a in inp.streams.audio:
+            codec = a.codec_context.name
+            if fmt in ("mp4", "mov") and codec not in MP4_AUDIO:
+                self.warn(f"audio stream {a.index} ({codec}) cannot go into MP4 as it is: re-encoded to AAC")
+                o = out.add_stream("aac", rate=a.codec_context.sample_rate)
+                o.layout = a.codec_context.layout
+                copies[a] = (o, True)
+            else:
+                copies[a] = (out.add_stream_from_template(a), False)
+        if inp.streams.subtitles:
+            self.warn(f"{len(inp.streams.subtitles)} subtitle stream(s) not copied")
+        return copies
+
+    def _mux_audio(self, out, copies, packet) -> None:
+        ostream, transcode = copies[packet.stream]
+        if transcode:
+            for frame in packet.decode():
+                frame.pts = None
+                for ep in ostream.encode(frame):
+                    out.mux(ep)
+            return
+        packet.stream = ostream
+        out.mux(packet)
+
+    def _apply_map(self, ef, p: _Pass, offsets_log: _OffsetLog | None, maps_writer) -> None:
+        if not self.mapper:
+            return
+        dq = offsets_log.read() if (offsets_log and p.pass_no == 2) else None
+        if dq is None:
+            t0 = time.perf_counter()
+            rgb, gray = analysis_view(ef, self.aw, self.ah)
+            importance = self.mapper(AnalysisFrame(p.frames, float(ef.pts * ef.time_base), rgb, gray))
+            dq = self.allocator.offsets(importance, gray)
+            self.analysis_s += time.perf_counter() - t0
+            if offsets_log and p.pass_no == 1:
+                offsets_log.write(dq)
+            if maps_writer:
+                maps_writer.write(rgb, importance, dq, self.allocator.strength)
+        self.attacher.attach(ef, regions_from_offsets(dq, self.caps.block, self.prep.width,
+                                                      self.prep.height, self.qp_range))
+        self.map_stats.append((float(dq.min()), float(dq.max()), float((dq < 0).mean())))
+
+    # ---- whole job ---------------------------------------------------------------------------
+    def run(self) -> dict:
+        t_start = time.perf_counter()
+        self.analysis_s = 0.0
+        self.map_stats: list = []
+        passes = []
+        with tempfile.TemporaryDirectory(prefix="semcodec-") as self.workdir, \
+                atomic_output(self.output_path) as tmp_out:
+            maps_writer = None
+            if self.s.save_maps and self.mapper:
+                from semcodec.maps_video import MapsVideoWriter
+
+                maps_writer = MapsVideoWriter(self.s.save_maps, self.aw, self.ah, self.info.average_rate)
+            elif self.s.save_maps:
+                self.warn("--save-maps ignored: no importance map was computed")
+            offsets_log = None
+            try:
+                if self.rc.two_pass:
+                    if self.mapper:
+                        offsets_log = _OffsetLog(self.workdir, self.grid.shape)
+                    p1 = _Pass(self, 1, None)
+                    self.run_pass(p1, offsets_log, maps_writer)
+                    passes.append(p1)
+                    if offsets_log:
+                        offsets_log.rewind()
+                    p2 = _Pass(self, 2, tmp_out)
+                else:
+                    p2 = _Pass(self, 1, tmp_out)
+                self.run_pass(p2, offsets_log, None if self.rc.two_pass else maps_writer)
+                passes.append(p2)
+            finally:
+                if offsets_log:
+                    offsets_log.close()
+                if maps_writer:
+                    maps_writer.close()
+        return self.report(passes[-1], time.perf_counter() - t_start)
+
+    def report(self, final: _Pass, seconds: float) -> dict:
+        size = os.path.getsize(self.output_path)
+        duration = self.info.duration_s or final.frames / float(self.info.average_rate)
+        st = final.stats
+        if st.bad_packets:
+            self.warn(f"{st.bad_packets} corrupt video packet(s) skipped (first error: {st.first_error})")
+        roi = {"mode": self.s.roi, "status": self.roi_note, "strength": self.s.roi_strength}
+        if self.mapper:
+            ms = np.array(self.map_stats) if self.map_stats else np.zeros((1, 3))
+            roi.update({
+                "method": "AV_FRAME_DATA_REGIONS_OF_INTEREST via ctypes",
+                "block": self.caps.block, "analysis_size": [self.aw, self.ah],
+                "strength_qp": round(self.allocator.strength, 2),
+                "offset_qp_min": round(float(ms[:, 0].min()), 2),
+                "offset_qp_max": round(float(ms[:, 1].max()), 2),
+                "favoured_area_mean": round(float(ms[:, 2].mean()), 4),
+                "analyzers": self.mapper.summary(),
+            })
+        elif self.s.roi.strip().lower() != "off":
+            roi["analyzers"] = []
+        return {
+            "schema": "semcodec.encode_report/1",
+            "semcodec": __version__, "pyav": av.__version__,
+            "input": self.info.to_json(),
+            "output": {
+                "path": self.output_path, "bytes": size, "video_bytes": final.video_bytes,
+                "frames": final.frames, "duration_s": round(duration, 3),
+                "bitrate_kbps": round(size * 8 / duration / 1000, 2) if duration else None,
+                "video_bitrate_kbps": round(final.video_bytes * 8 / duration / 1000, 2) if duration else None,
+                "width": self.prep.width, "height": self.prep.height, "pix_fmt": self.pix_fmt,
+            },
+            "settings": {**{k: v for k, v in asdict(self.s).items() if k != "progress"},
+                         "rate_control": self.rc.describe(),
+                         "preset": str(self.s.preset or self.caps.default_preset)},
+            "roi": roi,
+            "timings": {"total_s": round(seconds, 3), "analysis_s": round(self.analysis_s, 3),
+                        "fps": round(final.frames * (2 if self.rc.two_pass else 1) / seconds, 2)},
+            "decode": {"packets": st.packets, "corrupt_packets_skipped": st.bad_packets},
+            "warnings": self.warnings,
+        }
+
+
+def encode(input_path: str, output_path: str, settings: EncodeSettings | None = None) -> dict:
+    """Encode `input_path` to `output_path`; return the JSON-ready report. Raises SemcodecError with a
+    one-line message on bad input; the output path never holds a half-written file."""
+    settings = settings or EncodeSettings()
+    check_output_path(input_path, output_path)
+    return _Job(input_path, output_path, settings).run()
