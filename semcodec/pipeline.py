@@ -6,10 +6,12 @@ once.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
@@ -22,7 +24,7 @@ from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
 from semcodec.encoding.codecs import RateControl, caps_for, encoder_options
-from semcodec.encoding.frames import FramePreparer, analysis_view, encoder_pix_fmt
+from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt, small_luma, small_rgb
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, regions_from_offsets
 from semcodec.errors import SemcodecError
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
@@ -177,41 +179,69 @@ class _Job:
             cc.options = opts
             copies = self._audio_streams(inp, out) if p.out_path else {}  # in -> (out, transcode)
             pending = []  # audio that arrives before the first video frame fixes the header
-            header_done = False
+            state = {"header_done": False}
             last_pts = None
             bar = tqdm(total=info.frames or None, unit="frame", disable=not s.progress, leave=False,
                        desc=f"pass {p.pass_no}/2" if self.rc.two_pass else "encode")
             if self.mapper:
                 self.mapper.reset()
-            for kind, item in iter_packets_and_frames(inp, p.stats, list(copies)):
-                if kind == "copy":
-                    if header_done:
-                        self._mux_audio(out, copies, item)
-                    else:
-                        pending.append(item)
-                    continue
-                frame = item
-                if not header_done:
-                    if frame.rotation and p.out_path:
-                        vout.set_display_rotation(frame.rotation)
-                        self.info.rotation = int(frame.rotation)
-                ef = self.prep(frame)
-                pts = frame.pts if frame.pts is not None else frame.dts
-                if pts is None:
-                    pts = int(round(p.frames / float(info.average_rate) / float(info.time_base)))
-                if last_pts is not None and pts <= last_pts:
-                    pts = last_pts + 1  # encoders need strictly increasing timestamps
-                ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
-                self._apply_map(ef, p, offsets_log, maps_writer)
+            # Analysis of frame i+1 runs on a worker thread while frame i is encoded (OpenCV and
+            # the encoder release the GIL), so the map costs little wall time.
+            queue: collections.deque = collections.deque()
+            worker = ThreadPoolExecutor(max_workers=1) if self.mapper else None
+
+            def encode_oldest():
+                ef, job = queue.popleft()
+                if self.mapper:
+                    dq = job.result() if job is not None else offsets_log.read()
+                    if dq is None:  # pass 2 decoded more frames than pass 1: no map for the extra
+                        dq = np.zeros(self.grid.shape, np.float32)
+                    self.attacher.attach(ef, regions_from_offsets(
+                        dq, self.caps.block, self.prep.width, self.prep.height, self.qp_range))
+                    self.map_stats.append((float(dq.min()), float(dq.max()), float((dq < 0).mean())))
                 for packet in vout.encode(ef):
                     self.video_packet(out, packet, p)
-                if not header_done:
-                    header_done = True
+                if not state["header_done"]:
+                    state["header_done"] = True
                     for ap in pending:
                         self._mux_audio(out, copies, ap)
                     pending.clear()
                 p.frames += 1
                 bar.update(1)
+
+            try:
+                decoded = 0
+                for kind, item in iter_packets_and_frames(inp, p.stats, list(copies)):
+                    if kind == "copy":
+                        if state["header_done"]:
+                            self._mux_audio(out, copies, item)
+                        else:
+                            pending.append(item)
+                        continue
+                    frame = item
+                    if decoded == 0 and frame.rotation and p.out_path:
+                        vout.set_display_rotation(frame.rotation)
+                        self.info.rotation = int(frame.rotation)
+                    ef = self.prep(frame)
+                    pts = frame.pts if frame.pts is not None else frame.dts
+                    if pts is None:
+                        pts = int(round(decoded / float(info.average_rate) / float(info.time_base)))
+                    if last_pts is not None and pts <= last_pts:
+                        pts = last_pts + 1  # encoders need strictly increasing timestamps
+                    ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
+                    replay = offsets_log is not None and p.pass_no == 2
+                    job = None
+                    if self.mapper and not replay:
+                        job = worker.submit(self._offsets, ef, decoded, offsets_log, maps_writer)
+                    queue.append((ef, job))
+                    decoded += 1
+                    while len(queue) > 1:
+                        encode_oldest()
+                while queue:
+                    encode_oldest()
+            finally:
+                if worker:
+                    worker.shutdown(wait=True, cancel_futures=True)
             for packet in vout.encode(None):
                 self.video_packet(out, packet, p)
             for ap in pending:
@@ -254,23 +284,20 @@ class _Job:
         packet.stream = ostream
         out.mux(packet)
 
-    def _apply_map(self, ef, p: _Pass, offsets_log: _OffsetLog | None, maps_writer) -> None:
-        if not self.mapper:
-            return
-        dq = offsets_log.read() if (offsets_log and p.pass_no == 2) else None
-        if dq is None:
-            t0 = time.perf_counter()
-            rgb, gray = analysis_view(ef, self.aw, self.ah)
-            importance = self.mapper(AnalysisFrame(p.frames, float(ef.pts * ef.time_base), rgb, gray))
-            dq = self.allocator.offsets(importance, gray)
-            self.analysis_s += time.perf_counter() - t0
-            if offsets_log and p.pass_no == 1:
-                offsets_log.write(dq)
-            if maps_writer:
-                maps_writer.write(rgb, importance, dq, self.allocator.strength)
-        self.attacher.attach(ef, regions_from_offsets(dq, self.caps.block, self.prep.width,
-                                                      self.prep.height, self.qp_range))
-        self.map_stats.append((float(dq.min()), float(dq.max()), float((dq < 0).mean())))
+    def _offsets(self, ef, index: int, offsets_log: _OffsetLog | None, maps_writer) -> np.ndarray:
+        """Analyse one frame and return its block QP offsets (runs on the worker thread, in order)."""
+        t0 = time.perf_counter()
+        gray = small_luma(ef, self.aw, self.ah)
+        af = AnalysisFrame(index, float(ef.pts * ef.time_base), None, gray,
+                           make_rgb=lambda: small_rgb(ef, self.aw, self.ah))
+        importance = self.mapper(af)
+        dq = self.allocator.offsets(importance, gray)
+        self.analysis_s += time.perf_counter() - t0
+        if offsets_log is not None:
+            offsets_log.write(dq)
+        if maps_writer:
+            maps_writer.write(af.color(), importance, dq, self.allocator.strength)
+        return dq
 
     # ---- whole job ---------------------------------------------------------------------------
     def run(self) -> dict:

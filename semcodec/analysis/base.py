@@ -7,6 +7,7 @@ which analyzer produced what; nothing here knows the encoder's block size.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -14,12 +15,19 @@ import numpy as np
 
 @dataclass
 class AnalysisFrame:
-    """A reduced-resolution view of one frame, shared by all analyzers."""
+    """A reduced-resolution view of one frame, shared by all analyzers. The colour copy is made only
+    when an analyzer asks for it (most frames need only luma)."""
 
     index: int
     time: float
-    rgb: np.ndarray  # (h, w, 3) uint8
+    rgb: np.ndarray | None  # (h, w, 3) uint8, or None until `color()` makes it
     gray: np.ndarray  # (h, w) uint8
+    make_rgb: Callable[[], np.ndarray] | None = None
+
+    def color(self) -> np.ndarray:
+        if self.rgb is None:
+            self.rgb = self.make_rgb() if self.make_rgb else cv2.cvtColor(self.gray, cv2.COLOR_GRAY2RGB)
+        return self.rgb
 
 
 @dataclass

