@@ -176,7 +176,34 @@ def contact_sheet(clip_path: str, out_png: str, json_path: str | None = None, n:
     del legend
     sheet = np.vstack([bar, sheet])
     os.makedirs(os.path.dirname(os.path.abspath(out_png)), exist_ok=True)
-    cv2.imwrite(out_png, sheet, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    _write_png_small(out_png, sheet)
+
+
+def _write_png_small(path: str, bgr: np.ndarray, max_bytes: int = 380_000) -> None:
+    """Write a PNG, palette-quantised when Pillow is available to keep it small.
+
+    The box colours are reserved in the palette so they survive quantisation exactly.
+    """
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow ships with matplotlib
+        import cv2
+
+        cv2.imwrite(path, bgr, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+        return
+    img = Image.fromarray(np.ascontiguousarray(bgr[:, :, ::-1]))
+    reserved = [(r, g, b) for (b, g, r) in _COLORS] + [(0, 0, 0), (255, 255, 255)]
+    for colors in (256, 128, 64, 32):  # fewer colours until the file is commit-friendly
+        base = img.quantize(colors=colors - len(reserved), method=Image.Quantize.MEDIANCUT,
+                            dither=Image.Dither.NONE)
+        pal = base.getpalette()[: 3 * (colors - len(reserved))]
+        for c in reserved:
+            pal.extend(c)
+        pal_img = Image.new("P", (1, 1))
+        pal_img.putpalette(pal + [0, 0, 0] * (256 - len(pal) // 3))
+        img.quantize(palette=pal_img, dither=Image.Dither.NONE).save(path, optimize=True)
+        if os.path.getsize(path) < max_bytes:
+            break
 
 
 def main(argv: list[str] | None = None) -> int:

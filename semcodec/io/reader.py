@@ -59,7 +59,7 @@ def open_input(path: str) -> av.container.InputContainer:
     try:
         container = av.open(path, "r")
     except av.error.InvalidDataError:
-        raise SemcodecError(f"not a readable video (FFmpeg found no valid media data): {path}") from None
+        raise SemcodecError(f"not a readable video (no valid media data: corrupt, truncated or not a video): {path}") from None
     except av.error.FFmpegError as exc:
         raise SemcodecError(f"cannot open {path}: {exc.strerror or exc}") from None
     if not container.streams.video:
