@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     enc.add_argument("--roi", default="auto", metavar="auto|off|LIST",
                      help="analyzers that build the importance map: auto (all that can run), off (plain "
                           "encode, same settings), or a list from faces,saliency,motion,text")
-    enc.add_argument("--roi-strength", type=float, default=0.25, metavar="S",
-                     help="map strength in FFmpeg qoffset units, 0..1 (default 0.25 = 12.75 QP between the "
+    enc.add_argument("--roi-strength", type=float, default=0.2, metavar="S",
+                     help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
                           "most and least important blocks); offsets are balanced so the rate stays put")
     enc.add_argument("--save-maps", metavar="PATH", help="also write a video of importance map and offsets")
     enc.add_argument("--report", metavar="FILE.json", help="write the JSON report here")

@@ -43,7 +43,7 @@ class EncodeSettings:
     two_pass: bool = False
     preset: str | None = None
     roi: str = "auto"  # auto | off | comma list of analyzers
-    roi_strength: float = 0.25  # FFmpeg qoffset units: 0.25 = 12.75 QP between most and least important
+    roi_strength: float = 0.2  # FFmpeg qoffset units: 0.2 = 10.2 QP between most and least important
     save_maps: str | None = None
     progress: bool = True
 

@@ -94,7 +94,10 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
         opts["crf"] = f"{rc.crf:g}"
     params = []
     if caps.name == "libx265":
-        params.append("log-level=error")
+        # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32 by
+        # default), which blurs a face-sized map; qg-size=16 keeps it (both modes, so --roi off
+        # stays a fair baseline)
+        params += ["log-level=error", "qg-size=16"]
     if pass_no:
         if not caps.two_pass:
             raise SemcodecError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
