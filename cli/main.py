@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     rate.add_argument("--crf", type=float, help="constant quality (default: 23 x264, 28 x265, 34 vp9, 35 av1)")
     rate.add_argument("--bitrate", type=parse_bitrate, help="target bitrate, e.g. 800k or 2M (ABR)")
     enc.add_argument("--two-pass", action="store_true", help="two-pass encode to --bitrate (x264, x265)")
-    enc.add_argument("--preset", help="encoder preset (x264/x265 names; cpu-used 5-9 for vp9; 0-13 for av1)")
+    enc.add_argument("--preset", help="encoder preset (x264/x265 names; cpu-used 5-8 for vp9; 0-13 for av1)")
     enc.add_argument("--roi", default="auto", metavar="auto|off|LIST",
                      help="analyzers that build the importance map: auto (all that can run), off (plain "
                           "encode, same settings), or a list from faces,saliency,motion,text")

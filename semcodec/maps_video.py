@@ -41,7 +41,14 @@ class MapsVideoWriter:
             self._out.mux(p)
 
     def close(self, ok: bool = True) -> None:
-        for p in self._stream.encode(None):
-            self._out.mux(p)
-        self._out.close()
-        self._ctx.__exit__(None, None, None)
+        """Finish the video; with ok=False (the encode failed) discard it instead."""
+        try:
+            if ok:
+                for p in self._stream.encode(None):
+                    self._out.mux(p)
+        finally:
+            self._out.close()
+        if ok:
+            self._ctx.__exit__(None, None, None)
+        else:
+            self._ctx.__exit__(RuntimeError, RuntimeError("encode failed"), None)

@@ -56,6 +56,8 @@ class EncodeSettings:
             raise SemcodecError("--bitrate must be positive")
         if not 0 <= self.roi_strength <= 1:
             raise SemcodecError("--roi-strength must be in [0, 1]")
+        if self.two_pass and not caps_for(self.codec).two_pass:
+            raise SemcodecError(f"two-pass is supported with libx264 and libx265, not {self.codec}")
         crf = self.crf if self.crf is not None or self.bitrate else DEFAULT_CRF.get(self.codec, 23)
         return RateControl(crf=crf, bitrate=self.bitrate, two_pass=self.two_pass)
 
@@ -94,7 +96,14 @@ class _Pass:
         self.job, self.pass_no, self.out_path = job, pass_no, out_path
         self.video_bytes = 0
         self.frames = 0
+        self.first_pts = self.last_pts = None
         self.stats = DecodeStats()
+
+    def duration(self, time_base, rate) -> float:
+        """Decoded span: first to last timestamp plus one frame (what a player shows)."""
+        if self.first_pts is None:
+            return 0.0
+        return float((self.last_pts - self.first_pts) * time_base) + 1 / float(rate)
 
 
 class _Job:
@@ -229,6 +238,9 @@ class _Job:
                     if last_pts is not None and pts <= last_pts:
                         pts = last_pts + 1  # encoders need strictly increasing timestamps
                     ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
+                    p.last_pts = pts
+                    if p.first_pts is None:
+                        p.first_pts = pts
                     replay = offsets_log is not None and p.pass_no == 2
                     job = None
                     if self.mapper and not replay:
@@ -265,7 +277,8 @@ class _Job:
             if fmt in ("mp4", "mov") and codec not in MP4_AUDIO:
                 self.warn(f"audio stream {a.index} ({codec}) cannot go into MP4 as it is: re-encoded to AAC")
                 o = out.add_stream("aac", rate=a.codec_context.sample_rate)
-                o.layout = a.codec_context.layout
+                # an unordered layout ("2 channels") is not one AAC takes: use the standard one
+                o.layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(a.codec_context.channels, "stereo")
                 copies[a] = (o, True)
             else:
                 copies[a] = (out.add_stream_from_template(a), False)
@@ -315,6 +328,7 @@ class _Job:
             elif self.s.save_maps:
                 self.warn("--save-maps ignored: no importance map was computed")
             offsets_log = None
+            ok = False
             try:
                 if self.rc.two_pass:
                     if self.mapper:
@@ -329,16 +343,20 @@ class _Job:
                     p2 = _Pass(self, 1, tmp_out)
                 self.run_pass(p2, offsets_log, None if self.rc.two_pass else maps_writer)
                 passes.append(p2)
+                ok = True
             finally:
                 if offsets_log:
                     offsets_log.close()
                 if maps_writer:
-                    maps_writer.close()
+                    maps_writer.close(ok)
         return self.report(passes[-1], time.perf_counter() - t_start)
 
     def report(self, final: _Pass, seconds: float) -> dict:
         size = os.path.getsize(self.output_path)
-        duration = self.info.duration_s or final.frames / float(self.info.average_rate)
+        duration = final.duration(self.info.time_base, self.info.average_rate)
+        if self.info.duration_s and duration < 0.9 * self.info.duration_s - 0.5:
+            self.warn(f"input video ends at {duration:.2f} s but its header says {self.info.duration_s:.2f} s: "
+                      "truncated file?")
         st = final.stats
         if st.bad_packets:
             self.warn(f"{st.bad_packets} corrupt video packet(s) skipped (first error: {st.first_error})")
@@ -383,4 +401,11 @@ def encode(input_path: str, output_path: str, settings: EncodeSettings | None = 
     one-line message on bad input; the output path never holds a half-written file."""
     settings = settings or EncodeSettings()
     check_output_path(input_path, output_path)
-    return _Job(input_path, output_path, settings).run()
+    if settings.save_maps:
+        check_output_path(input_path, settings.save_maps)
+        if os.path.abspath(settings.save_maps) == os.path.abspath(output_path):
+            raise SemcodecError("--save-maps path is the output path")
+    try:
+        return _Job(input_path, output_path, settings).run()
+    except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
+        raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}") from None

@@ -59,8 +59,9 @@ class Allocator:
             dq = dq + shift
         dq = np.clip(dq, -self.strength, self.strength)
         if self.levels:
-            unit = max(self.strength / (self.levels // 2), self.step)
-            dq = np.clip(np.rint(dq / unit), -(self.levels // 2), self.levels // 2) * unit
+            half = max(1, self.levels // 2)  # offsets -half..half units, zero included
+            unit = max(self.strength / half, self.step)
+            dq = np.clip(np.rint(dq / unit), -half, half) * unit
         elif self.step:
             dq = np.rint(dq / self.step) * self.step
         return dq.astype(np.float32)

@@ -20,6 +20,7 @@ class MotionAnalyzer(Analyzer):
         super().__init__()
         self.scale = scale  # mean absolute difference (8-bit levels) that counts as full motion
         self._prev = None
+        self._window = None
 
     def reset(self) -> None:
         self._prev = None
@@ -32,11 +33,17 @@ class MotionAnalyzer(Analyzer):
         prev, self._prev = self._prev, cur
         if prev is None or prev.shape != cur.shape:
             return Detections([], np.zeros((h, w), np.float32))
-        (dx, dy), response = cv2.phaseCorrelate(prev, cur)
+        if self._window is None or self._window.shape != cur.shape:
+            self._window = cv2.createHanningWindow((cur.shape[1], cur.shape[0]), cv2.CV_32F)
+        # without a window the image borders dominate the spectrum and the shift estimate is wrong;
+        # copies, because OpenCV applies the window in place
+        (dx, dy), response = cv2.phaseCorrelate(prev.copy(), cur.copy(), self._window)
+        diff = cv2.absdiff(cur, prev)
         if response > 0.1:  # trust only a clear global peak
             m = np.float32([[1, 0, dx], [0, 1, dy]])
-            prev = cv2.warpAffine(prev, m, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)
-        diff = cv2.absdiff(cur, prev)
+            moved = cv2.warpAffine(prev, m, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)
+            # a wrong estimate must not invent motion: keep the smaller of the two differences
+            diff = np.minimum(diff, cv2.absdiff(cur, moved))
         diff = cv2.GaussianBlur(diff, (0, 0), 1.5)
         heat = np.clip((diff - 2.0) / self.scale, 0, 1)  # below 2 levels is noise and grain
         return Detections([], cv2.resize(heat, (w, h), interpolation=cv2.INTER_LINEAR))

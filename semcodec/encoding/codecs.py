@@ -53,6 +53,7 @@ CAPABILITIES = {
 }
 
 
+NO_AQ_PRESETS = {"libx264": ("ultrafast",), "libx265": ("ultrafast", "superfast")}
 DECODERS = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libsvtav1": "libdav1d"}
 
 
@@ -83,8 +84,8 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
     bit_rate = 0
     if caps.name == "libvpx-vp9":
         cpu_used = int(preset) if preset.lstrip("-").isdigit() else 6
-        if cpu_used < 5:
-            raise SemcodecError("libvpx-vp9 honours ROI maps only with cpu-used (preset) 5..9")
+        if not 5 <= cpu_used <= 8:
+            raise SemcodecError("libvpx-vp9 preset is cpu-used 5..8 (ROI maps need realtime mode, cpu-used >= 5)")
         opts["cpu-used"] = str(cpu_used)
     else:
         opts["preset"] = preset
@@ -93,6 +94,13 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
     else:
         opts["crf"] = f"{rc.crf:g}"
     params = []
+    if preset in NO_AQ_PRESETS.get(caps.name, ()):
+        # these presets switch AQ off, and with it the encoder drops the map; turn AQ on in both
+        # modes so --roi off stays the same encode
+        if caps.name == "libx264":
+            opts["aq-mode"] = "1"
+        else:
+            params.append("aq-mode=1")
     if caps.name == "libx265":
         # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32 by
         # default), which blurs a face-sized map; qg-size=16 keeps it (both modes, so --roi off

@@ -46,6 +46,9 @@ def atomic_output(output_path: str):
     except OSError as exc:
         raise SemcodecError(f"cannot write to output folder {folder}: {exc.strerror}") from None
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the result should look like any new file
     try:
         yield tmp
         os.replace(tmp, output_path)
