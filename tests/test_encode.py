@@ -316,7 +316,7 @@ def test_failed_encode_keeps_existing_output(clips, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["out.mp4", "trunc.mp4"]
 
 
-# ---- library bugs (xfail strict: they pass once fixed) -------------------------------------------
+# ---- regressions: bugs found while writing these tests, now fixed ----------------------------------
 
 @pytest.mark.parametrize("codec,preset", [("libx264", "ultrafast"), ("libx265", "ultrafast"),
                                           ("libx265", "superfast")])
