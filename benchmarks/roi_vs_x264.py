@@ -5,7 +5,10 @@ x264 at default AQ: the baseline) and with the semantic map, at the same target 
 measured against the source inside hand-checked face boxes (benchmarks/face_boxes.json, never the
 encoder's own map), outside them, and over the whole frame (PSNR, SSIM, VMAF from libvmaf).
 
-    python benchmarks/roi_vs_x264.py [--codec libx264] [--modes off,auto] [--clips akiyo,...]
+    python benchmarks/roi_vs_x264.py [--codec libx264] [--modes off,auto,faces,auto@0.3] [--clips akiyo,...]
+
+A mode is `off`, `auto`, an analyzer list joined by '+' (faces+text), optionally with `@S` for an
+ROI strength other than --strength (auto@0.3), so one run can sweep the strength.
 
 Writes benchmarks/results/roi_vs_<codec>.json and .md. Skips cleanly when ../shared/videos is absent.
 """
@@ -46,14 +49,16 @@ def run(codec: str, modes: list[str], clips: list[str], strength: float, preset:
             faces = load_face_tracks(os.path.join(HERE, "face_boxes.json"), name)
             entry = {"file": name, "bitrate": rates[codec], "modes": {}}
             for mode in modes:
-                out = os.path.join(tmp, f"{key}_{mode.replace(',', '+')}.mp4")
+                roi, _, s = mode.partition("@")
+                out = os.path.join(tmp, f"{key}_{mode}.mp4")
                 t0 = time.perf_counter()
                 report = encode(src, out, EncodeSettings(
-                    codec=codec, bitrate=rates[codec], two_pass=True, preset=preset, roi=mode,
-                    roi_strength=strength, progress=False))
+                    codec=codec, bitrate=rates[codec], two_pass=True, preset=preset, roi=roi.replace("+", ","),
+                    roi_strength=float(s) if s else strength, progress=False))
                 seconds = time.perf_counter() - t0
                 q = compare(src, out, masks=faces.mask, vmaf=True).summary()
                 entry["modes"][mode] = {
+                    "roi_strength": 0 if roi == "off" else float(s) if s else strength,
                     "video_bytes": report["output"]["video_bytes"],
                     "video_kbps": report["output"]["video_bitrate_kbps"],
                     "encode_s": round(seconds, 2),
@@ -79,13 +84,13 @@ def run(codec: str, modes: list[str], clips: list[str], strength: float, preset:
 def markdown(results: dict) -> str:
     lines = [f"ROI vs plain {results['codec']} (two-pass, preset {results['preset']}, same target "
              f"bitrate, ROI strength {results['roi_strength']}); face boxes from benchmarks/face_boxes.json",
-             "", "| clip | mode | video kb/s | face PSNR-Y | background PSNR-Y | VMAF | size vs off | "
-                 "face gain | VMAF change |", "|---|---|---|---|---|---|---|---|---|"]
+             "", "| clip | mode | strength | video kb/s | face PSNR-Y | background PSNR-Y | VMAF | size vs off | "
+                 "face gain | VMAF change |", "|---|---|---|---|---|---|---|---|---|---|"]
     for key, e in results["clips"].items():
         for mode, m in e["modes"].items():
             d = m.get("vs_off", {})
             lines.append(
-                f"| {key} | {mode} | {m['video_kbps']} | {m['face_psnr_y']:.2f} | {m['background_psnr_y']:.2f} "
+                f"| {key} | {mode.split('@')[0]} | {m['roi_strength']:g} | {m['video_kbps']} | {m['face_psnr_y']:.2f} | {m['background_psnr_y']:.2f} "
                 f"| {m['vmaf']:.2f} | {d.get('bytes_pct', 0):+.2f}% | {d.get('face_psnr_db', 0):+.2f} dB "
                 f"| {d.get('vmaf', 0):+.2f} |")
     return "\n".join(lines) + "\n"
@@ -94,7 +99,8 @@ def markdown(results: dict) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--codec", default="libx264", choices=["libx264", "libx265"])
-    ap.add_argument("--modes", default="off,auto", help="comma list: off, auto, faces, ... ('+' joins analyzers)")
+    ap.add_argument("--modes", default="off,faces,auto,auto@0.1,auto@0.15,auto@0.3",
+                    help="comma list: off, auto, faces, faces+text, auto@0.3 (see above)")
     ap.add_argument("--clips", default=",".join(CLIPS))
     ap.add_argument("--strength", type=float, default=EncodeSettings.roi_strength)
     ap.add_argument("--preset", default="medium")
@@ -103,7 +109,7 @@ def main() -> int:
     if not os.path.isdir(VIDEOS):
         print(f"skipped: {VIDEOS} not found", file=sys.stderr)
         return 0
-    modes = [m.replace("+", ",") for m in args.modes.split(",")]
+    modes = args.modes.split(",")
     results = run(args.codec, modes, args.clips.split(","), args.strength, args.preset)
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"roi_vs_{args.codec}")

@@ -25,7 +25,7 @@ from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
 from semcodec.encoding.codecs import RateControl, caps_for, encoder_options
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt, small_luma, small_rgb
-from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, regions_from_offsets
+from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, neutral_region, regions_from_offsets
 from semcodec.errors import SemcodecError
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
 from semcodec.io.writer import MP4_AUDIO, atomic_output, check_output_path, container_format
@@ -205,8 +205,13 @@ class _Job:
                     dq = job.result() if job is not None else offsets_log.read()
                     if dq is None:  # pass 2 decoded more frames than pass 1: no map for the extra
                         dq = np.zeros(self.grid.shape, np.float32)
-                    self.attacher.attach(ef, regions_from_offsets(
-                        dq, self.caps.block, self.prep.width, self.prep.height, self.qp_range))
+                    regions = regions_from_offsets(dq, self.caps.block, self.prep.width,
+                                                   self.prep.height, self.qp_range)
+                    if not len(regions):
+                        # every frame carries a map, even a neutral one: x265 sizes its frame pool on
+                        # the first pictures and crashes if a later one brings offsets they lacked
+                        regions = neutral_region(self.prep.width, self.prep.height)
+                    self.attacher.attach(ef, regions)
                     self.map_stats.append((float(dq.min()), float(dq.max()), float((dq < 0).mean())))
                 for packet in vout.encode(ef):
                     self.video_packet(out, packet, p)

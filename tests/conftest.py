@@ -86,13 +86,17 @@ def make_clip(path, frames: int = 16, size: tuple[int, int] = (160, 96), fps: in
               crf: int = 18) -> str:
     """Write a small real clip with PyAV and return its path.
 
-    content: 'texture' (panning texture with a moving patch) or 'face' (astronaut photo).
+    content: 'texture' (panning texture with a moving patch), 'face' (astronaut photo) or
+    'texture_then_face' (first half texture, second half face: a face that appears mid-clip).
     vfr: irregular timestamps in a 1/1000 time base. audio: a 48 kHz stereo AAC track (sine tones).
     rotation: display-matrix rotation in degrees on the video stream.
     """
     path = str(path)
     fmt = CONTAINER_FOR_EXT[os.path.splitext(path)[1].lower()]
-    imgs = face_frames(frames, size) if content == "face" else textured_frames(frames, size)
+    if content == "texture_then_face":
+        imgs = textured_frames(frames // 2, size) + face_frames(frames - frames // 2, size)
+    else:
+        imgs = face_frames(frames, size) if content == "face" else textured_frames(frames, size)
     with av.open(path, "w", format=fmt, options=container_options or {}) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = size[0], size[1], pix_fmt

@@ -334,7 +334,7 @@ def test_vp9_preset_9_as_documented(src, tmp_path):
         run(src, out, codec="libvpx-vp9", preset="9")
     except SemcodecError:
         return  # a clean refusal is acceptable too
-    assert frame_count(out) == 20
+    assert frame_count(out) == 40
 
 
 def test_pcm_audio_into_mp4_is_reencoded(tmp_path):
@@ -384,3 +384,19 @@ def test_output_file_mode_honours_umask(default_run):
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(os.stat(out).st_mode) == 0o666 & ~umask
+
+
+def test_x265_face_appearing_mid_clip(tmp_path):
+    """x265 allocates per-frame offset buffers from the first pictures it sees; a map that starts
+    empty (no face yet) and appears later used to crash it (segfault). Run in a subprocess so a
+    crash is a test failure, not a dead test run."""
+    import subprocess
+    import sys
+
+    src = make_clip(tmp_path / "late_face.mp4", frames=40, content="texture_then_face")
+    out = tmp_path / "out.mkv"
+    proc = subprocess.run([sys.executable, "-m", "cli.main", "encode", src, "-o", str(out), "--codec",
+                           "libx265", "--roi", "faces", "-q"], capture_output=True, text=True,
+                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert frame_count(out) == 40

@@ -88,6 +88,11 @@ class RoiAttacher:
         ctypes.memmove(data, regions.ctypes.data, regions.nbytes)
 
 
+def neutral_region(width: int, height: int) -> np.ndarray:
+    """One whole-frame region with a zero offset: a map that changes nothing."""
+    return np.array([[ROI_STRUCT_SIZE, 0, height, 0, width, 0, 1]], dtype=np.int32)
+
+
 def regions_from_offsets(offsets: np.ndarray, block: int, width: int, height: int,
                          qp_range: float, den: int = 1000) -> np.ndarray:
     """Turn a per-block QP-offset grid into AVRegionOfInterest rows.
