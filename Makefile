@@ -30,8 +30,10 @@ sample: setup
 
 # Long runs on ../shared/videos; results land in benchmarks/results/.
 bench: setup
-	$(PY) benchmarks/roi_vs_x264.py
+	$(PY) benchmarks/roi_vs_x264.py --codec libx264
+	$(PY) benchmarks/roi_vs_x264.py --codec libx265 --modes off,faces,auto,auto@0.3
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/update_readme.py
 
 clean:
 	rm -rf out .pytest_cache
