@@ -21,9 +21,11 @@ class MotionAnalyzer(Analyzer):
         self.scale = scale  # mean absolute difference (8-bit levels) that counts as full motion
         self._prev = None
         self._window = None
+        self.last_shift = (0.0, 0.0)  # camera shift of the last frame, in half-analysis pixels
 
     def reset(self) -> None:
         self._prev = None
+        self.last_shift = (0.0, 0.0)
 
     def analyze(self, frame: AnalysisFrame) -> Detections:
         h, w = frame.gray.shape
@@ -39,6 +41,7 @@ class MotionAnalyzer(Analyzer):
         # copies, because OpenCV applies the window in place
         (dx, dy), response = cv2.phaseCorrelate(prev.copy(), cur.copy(), self._window)
         diff = cv2.absdiff(cur, prev)
+        self.last_shift = (float(dx), float(dy)) if response > 0.1 else (0.0, 0.0)
         if response > 0.1:  # trust only a clear global peak
             m = np.float32([[1, 0, dx], [0, 1, dy]])
             moved = cv2.warpAffine(prev, m, (cur.shape[1], cur.shape[0]), borderMode=cv2.BORDER_REPLICATE)

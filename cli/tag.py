@@ -1,0 +1,68 @@
+"""`semcodec tag`: shots, scene classes, tags and representative keyframes as JSON (+ contact sheet)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from semcodec.errors import SemcodecError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "tag", help="shots, scene classes, tags and keyframes of a video (JSON, contact sheet)",
+        description="Find the shots of INPUT, classify each (talking_head, people, sports_action, "
+                    "landscape_nature, vehicles_street, animation, screen_content, other), tag what is in it "
+                    "and pick representative, non-redundant keyframes. JSON schema: docs/tags-schema.md.",
+        epilog="example:\n  semcodec tag clip.webm --json tags.json --contact-sheet sheet.jpg --keyframes-dir kf/",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("input", help="input video")
+    p.add_argument("--json", metavar="OUT.json", help="write the JSON here (default: print it)")
+    p.add_argument("--contact-sheet", metavar="IMAGE", help="write a contact sheet (.png, .jpg, .webp)")
+    p.add_argument("--keyframes-dir", metavar="DIR", help="write each keyframe as a full-size JPEG here")
+    p.add_argument("--max-keyframes", type=int, default=12, metavar="N", help="at most N keyframes (default 12)")
+    p.add_argument("--sample-fps", type=float, default=4.0, metavar="F",
+                   help="frames per second measured in full (default 4; every frame goes to the shot detector)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.set_defaults(func=cmd_tag)
+
+
+def cmd_tag(args) -> int:
+    from semcodec.tagging.contact_sheet import render, save_image
+    from semcodec.tagging.export import save_keyframes
+    from semcodec.tagging.tagger import tag_video
+
+    if args.max_keyframes < 1:
+        raise SemcodecError("--max-keyframes must be at least 1")
+    if args.sample_fps <= 0:
+        raise SemcodecError("--sample-fps must be positive")
+    for path in (args.json, args.contact_sheet):
+        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            raise SemcodecError(f"output folder does not exist: {os.path.dirname(os.path.abspath(path))}")
+    result, keyframes = tag_video(args.input, max_keyframes=args.max_keyframes, sample_fps=args.sample_fps,
+                                  progress=not args.quiet and sys.stderr.isatty())
+    if args.contact_sheet:
+        shot_of = {k["frame"]: k["shot"] for k in result["keyframes"]}
+        labels = [f"shot {shot_of[k.index] + 1}: {result['shots'][shot_of[k.index]]['scene']['class']}"
+                  for k in keyframes]
+        save_image(args.contact_sheet, render(keyframes, labels))
+    if args.keyframes_dir:
+        result["keyframe_files"] = save_keyframes(args.input, [k.index for k in keyframes], args.keyframes_dir)
+    text = json.dumps(result, indent=2)
+    if args.json:
+        tmp = args.json + ".partial"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.replace(tmp, args.json)
+    else:
+        print(text)
+    if not args.quiet:
+        v = result["video"]
+        print(f"{len(result['shots'])} shots, {len(result['keyframes'])} keyframes from {v['frames']} frames "
+              f"({v['duration_s']} s) in {result['timings']['total_s']} s ({result['timings']['fps']} fps)",
+              file=sys.stderr)
+        for i, s in enumerate(result["shots"]):
+            tags = ", ".join(t["tag"] for t in s["tags"][1:4])
+            print(f"  shot {i + 1:>2} {s['start_time']:7.2f}-{s['end_time']:7.2f} s  {s['scene']['class']:<16} "
+                  f"{s['scene']['confidence']:.2f}  {tags}", file=sys.stderr)
+    return 0

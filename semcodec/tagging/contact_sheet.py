@@ -1,0 +1,56 @@
+"""A contact sheet: the keyframes in a grid, each captioned with its time, shot and scene class."""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+
+from semcodec.errors import SemcodecError
+
+
+def _timestamp(t: float) -> str:
+    m, s = divmod(t, 60)
+    return f"{int(m):02d}:{s:05.2f}"
+
+
+def render(keyframes, labels: list[str], columns: int = 4, width: int = 320) -> np.ndarray:
+    """RGB image: `keyframes` (with .thumb and .time) in a grid, `labels` under each."""
+    if not keyframes:
+        raise SemcodecError("no keyframe to put on a contact sheet")
+    th = [cv2.resize(k.thumb, (width, max(2, int(round(k.thumb.shape[0] * width / k.thumb.shape[1])))),
+                     interpolation=cv2.INTER_AREA) for k in keyframes]
+    cell_h = max(t.shape[0] for t in th) + 34
+    rows = -(-len(th) // columns)
+    sheet = np.full((rows * cell_h + 8, columns * (width + 8) + 8, 3), 24, np.uint8)
+    for i, (img, k, label) in enumerate(zip(th, keyframes, labels)):
+        y, x = 8 + (i // columns) * cell_h, 8 + (i % columns) * (width + 8)
+        sheet[y:y + img.shape[0], x:x + width] = img
+        ty = y + img.shape[0] + 14
+        cv2.putText(sheet, _timestamp(k.time), (x + 2, ty), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1,
+                    cv2.LINE_AA)
+        cv2.putText(sheet, label, (x + 2, ty + 15), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (190, 200, 255), 1, cv2.LINE_AA)
+    return sheet
+
+
+def save_image(path: str, rgb: np.ndarray) -> None:
+    """Write PNG/JPEG/WebP by extension, atomically (temp file, then rename)."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise SemcodecError(f"unsupported image type {ext or '(none)'}: use .png, .jpg or .webp")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise SemcodecError(f"output folder does not exist: {folder}")
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
+                           [cv2.IMWRITE_JPEG_QUALITY, 90] if ext in (".jpg", ".jpeg") else [])
+    if not ok:
+        raise SemcodecError(f"could not encode {path}")
+    tmp = path + ".partial"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(buf.tobytes())
+        os.replace(tmp, path)
+    except OSError as exc:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise SemcodecError(f"cannot write {path}: {exc.strerror}") from None

@@ -1,0 +1,168 @@
+"""`semcodec tag`: shots, scene classes, tags and keyframes of a short video, in one decode.
+
+Every frame goes through the shot detector and the motion analyzer (both cheap); a few frames per
+second are measured in full (faces, text, picture statistics) and kept as keyframe candidates.
+The JSON schema is documented in docs/tags-schema.md (`semcodec.tags/1`).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from semcodec import __version__
+from semcodec.analysis.base import AnalysisFrame
+from semcodec.analysis.faces import FaceAnalyzer
+from semcodec.analysis.fusion import analysis_size
+from semcodec.analysis.motion import MotionAnalyzer
+from semcodec.analysis.text import TextAnalyzer
+from semcodec.encoding.frames import small_rgb
+from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
+from semcodec.scenes.classify import CLASSES, classify, summarize
+from semcodec.scenes.features import measure
+from semcodec.shots import ShotDetector
+from semcodec.tagging.keyframes import Candidate, colour_hist, frame_quality, select
+
+SCHEMA = "semcodec.tags/1"
+MAX_CANDIDATES_PER_SHOT = 8  # bounds memory on long shots: only the best few thumbnails are kept
+
+
+@dataclass
+class _ShotState:
+    features: list = field(default_factory=list)
+    candidates: list = field(default_factory=list)
+
+
+def _visual_tags(s: dict) -> list[tuple[str, float]]:
+    """Plain-language attributes of a shot, with a score in [0, 1]."""
+    tags = []
+    if s.get("face_frames", 0) > 0.2:
+        tags.append(("face", s["face_frames"]))
+    if s.get("faces_max", 0) >= 2:
+        tags.append(("several people", min(1.0, s["faces_max"] / 4)))
+    if s.get("text_area", 0) > 0.01:
+        tags.append(("on-screen text", min(1.0, s["text_area"] / 0.05)))
+    if s.get("grey", 0) > 0.5:
+        tags.append(("black and white", s["grey"]))
+    if s.get("brightness", 1) < 0.22:
+        tags.append(("dark", 1 - s["brightness"] / 0.22))
+    if s.get("motion_p90", 0) > 0.15:
+        tags.append(("fast motion", min(1.0, s["motion_p90"] / 0.4)))
+    if s.get("camera_motion", 0) > 0.006:
+        tags.append(("moving camera", min(1.0, s["camera_motion"] / 0.02)))
+    elif s.get("camera_motion", 1) < 0.001:
+        tags.append(("static camera", 1.0))
+    if s.get("green", 0) > 0.15:
+        tags.append(("vegetation", min(1.0, s["green"] / 0.4)))
+    return [(t, round(float(v), 3)) for t, v in tags]
+
+
+def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, shot_method: str = "adaptive",
+              progress: bool = False) -> tuple[dict, list[Candidate]]:
+    """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails)."""
+    t0 = time.perf_counter()
+    info = probe(path)
+    fps = float(info.average_rate)
+    aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
+    step = max(1, int(round(fps / sample_fps)))
+    faces, text, motion = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer()
+    faces.load()
+    shots = ShotDetector(fps=fps, method=shot_method)
+    states: list[_ShotState] = [_ShotState()]
+    stats = DecodeStats()
+    last_time = 0.0
+    n = 0
+    with open_input(path) as container:
+        bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, leave=False, desc="tag")
+        for kind, frame in iter_packets_and_frames(container, stats):
+            if kind != "video":
+                continue
+            t = float(frame.time) if frame.time is not None else n / fps
+            last_time = t
+            rgb = small_rgb(frame, aw, ah)
+            if shots.push(n, t, rgb):
+                states.append(_ShotState())
+            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            af = AnalysisFrame(n, t, rgb, gray)
+            heat = motion.analyze(af).heat
+            if n % step == 0:
+                f = measure(rgb, gray)
+                det = faces.analyze(af).regions if faces.available else []
+                txt = text.analyze(af).regions
+                f.faces = len(det)
+                f.face_area = max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0)
+                f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
+                f.motion = float(heat.mean())
+                f.camera_motion = float(np.hypot(*motion.last_shift) / max(aw / 2, 1))
+                state = states[-1]
+                state.features.append(f)
+                importance = min(1.0, (1.0 if det else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
+                score, parts = frame_quality(rgb, gray, importance)
+                state.candidates.append(Candidate(n, t, rgb, score, colour_hist(rgb), parts))
+                if len(state.candidates) > MAX_CANDIDATES_PER_SHOT:
+                    state.candidates.remove(min(state.candidates, key=lambda c: c.score))
+            n += 1
+            bar.update(1)
+        bar.close()
+    end_time = last_time + 1.0 / fps
+    shot_list = shots.shots(n, end_time)
+    # the detector may confirm a cut a few frames late: regroup measurements by true shot ranges
+    feats = [f for s in states for f in s.features]
+    cands = [c for s in states for c in s.candidates]
+    per_shot = []
+    out_shots = []
+    feat_index = [i for i in range(n) if i % step == 0]
+    for shot in shot_list:
+        in_shot = [f for i, f in zip(feat_index, feats) if shot.start_frame <= i < shot.end_frame]
+        # frames right at a boundary are often mid-transition: never offer them as keyframes
+        c_in = [c for c in cands if shot.start_frame + 2 <= c.index < shot.end_frame - 2] or \
+               [c for c in cands if shot.start_frame <= c.index < shot.end_frame]
+        summary = summarize(in_shot)
+        if summary:
+            label, conf, sc = classify(summary)
+        else:
+            label, conf, sc = "other", 0.0, {}
+        per_shot.append((shot.end_time - shot.start_time, c_in))
+        tags = [{"tag": label, "kind": "scene", "score": conf}]
+        tags += [{"tag": t, "kind": "visual", "score": v} for t, v in _visual_tags(summary)]
+        out_shots.append({**shot.to_json(), "scene": {"class": label, "confidence": conf, "scores": sc},
+                          "tags": tags, "measurements": {k: round(v, 4) for k, v in summary.items()}})
+    chosen = select(per_shot, max_keyframes)
+    for c in chosen:
+        shot_no = next(i for i, s in enumerate(shot_list) if s.start_frame <= c.index < s.end_frame)
+        out_shots[shot_no].setdefault("keyframes", []).append(c.to_json())
+    for s in out_shots:
+        s.setdefault("keyframes", [])
+    result = {
+        "schema": SCHEMA, "semcodec": __version__, "input": info.path,
+        "video": {"width": info.width, "height": info.height, "fps": round(fps, 3), "frames": n,
+                  "duration_s": round(end_time, 3)},
+        "scene_vocabulary": list(CLASSES),
+        "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}", "text": "stroke detector",
+                      "motion": "camera-compensated difference", "shots": shot_method,
+                      "scene": "embedded rules (semcodec/scenes/classify.py)"},
+        "shots": out_shots,
+        "tags": _video_tags(out_shots),
+        "keyframes": [{**c.to_json(), "shot": next(i for i, s in enumerate(shot_list)
+                                                   if s.start_frame <= c.index < s.end_frame)} for c in chosen],
+        "timings": {"total_s": round(time.perf_counter() - t0, 3), "fps": None},
+        "decode": {"corrupt_packets_skipped": stats.bad_packets},
+    }
+    result["timings"]["fps"] = round(n / max(result["timings"]["total_s"], 1e-9), 1)
+    return result, chosen
+
+
+def _video_tags(shots: list[dict]) -> list[dict]:
+    """Whole-video tags: each shot's tag scores weighted by the shot's share of the duration."""
+    total = sum(s["end_time"] - s["start_time"] for s in shots) or 1.0
+    acc: dict = {}
+    for s in shots:
+        w = (s["end_time"] - s["start_time"]) / total
+        for t in s["tags"]:
+            key = (t["tag"], t["kind"])
+            acc[key] = acc.get(key, 0.0) + w * t["score"]
+    ranked = sorted(acc.items(), key=lambda kv: -kv[1])
+    return [{"tag": t, "kind": k, "score": round(v, 3)} for (t, k), v in ranked if v >= 0.05]
