@@ -45,7 +45,10 @@ def register(sub) -> None:
     enc.add_argument("--preset", help="encoder preset (x264/x265 names; cpu-used 5-8 for vp9; 0-13 for av1)")
     enc.add_argument("--roi", default="auto", metavar="auto|off|LIST",
                      help="analyzers that build the importance map: auto (all that can run), off (plain "
-                          "encode, same settings), or a list from faces,saliency,motion,text")
+                          "encode, same settings), or a list from faces,objects,saliency,motion,text")
+    enc.add_argument("--yolo-weights", metavar="PATH",
+                     help="YOLO weights for the objects analyzer: an .onnx export (runs on OpenCV) or a .pt file "
+                          "(needs ultralytics); default: the Ultralytics weights folder, if it has any")
     enc.add_argument("--roi-strength", type=float, default=0.2, metavar="S",
                      help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
                           "most and least important blocks); offsets are balanced so the rate stays put")
@@ -82,7 +85,7 @@ def cmd_encode(args) -> int:
 
     settings = EncodeSettings(codec=args.codec, crf=args.crf, bitrate=args.bitrate, two_pass=args.two_pass,
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,
-                              save_maps=args.save_maps, progress=not args.quiet and sys.stderr.isatty())
+                              save_maps=args.save_maps, yolo_weights=args.yolo_weights, progress=not args.quiet and sys.stderr.isatty())
     if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
         raise SemcodecError(f"report folder does not exist: {os.path.dirname(os.path.abspath(args.report))}")
     report = encode(args.input, args.output, settings)

@@ -45,6 +45,7 @@ class EncodeSettings:
     roi: str = "auto"  # auto | off | comma list of analyzers
     roi_strength: float = 0.2  # FFmpeg qoffset units: 0.2 = 10.2 QP between most and least important
     save_maps: str | None = None
+    yolo_weights: str | None = None
     progress: bool = True
 
     def rate_control(self) -> RateControl:
@@ -134,7 +135,7 @@ class _Job:
         self.roi_note = "off"
         if s.roi.strip().lower() == "off":
             return
-        analyzers = build_analyzers(s.roi)
+        analyzers = build_analyzers(s.roi, s.yolo_weights)
         if not caps.roi:
             self.roi_note = caps.note
             self.warn(caps.note)
@@ -145,10 +146,8 @@ class _Job:
             self.roi_note = f"ROI side data unavailable ({exc}); encoded without a block map"
             self.warn(self.roi_note)
             return
+        # asked-for analyzers must run; in auto mode the unavailable ones are listed in the summary
         self.mapper = ImportanceMapper(analyzers, required=s.roi.strip().lower() != "auto")
-        for a in self.mapper.analyzers:
-            if not a.available:
-                self.warn(f"analyzer {a.name} unavailable: {a.reason}")
         if not self.mapper.active:
             self.warn("no analyzer could run: encoded without a block map")
             self.mapper = None

@@ -8,16 +8,18 @@ import numpy as np
 from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.motion import MotionAnalyzer
+from semcodec.analysis.objects import ObjectAnalyzer
 from semcodec.analysis.saliency import SaliencyAnalyzer
 from semcodec.analysis.text import TextAnalyzer
 from semcodec.errors import SemcodecError
 
-ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer)}
+ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer)}
 ANALYSIS_LONG_SIDE = 320
 
 
-def build_analyzers(spec: str) -> list[Analyzer]:
-    """'auto' = every analyzer that can run here, 'off' = none, or a comma list such as 'faces,text'."""
+def build_analyzers(spec: str, yolo_weights: str | None = None) -> list[Analyzer]:
+    """'auto' = every analyzer that can run here, 'off' = none, or a comma list such as 'faces,text'.
+    `yolo_weights` is handed to the objects analyzer (which otherwise looks in Ultralytics' folder)."""
     spec = (spec or "auto").strip().lower()
     if spec == "off":
         return []
@@ -25,7 +27,7 @@ def build_analyzers(spec: str) -> list[Analyzer]:
     unknown = [n for n in names if n not in ANALYZERS]
     if unknown:
         raise SemcodecError(f"unknown analyzer {', '.join(unknown)}; choose from {', '.join(ANALYZERS)}")
-    return [ANALYZERS[n]() for n in names]
+    return [ObjectAnalyzer(yolo_weights) if n == "objects" else ANALYZERS[n]() for n in names]
 
 
 def analysis_size(width: int, height: int, long_side: int = ANALYSIS_LONG_SIDE) -> tuple[int, int]:
