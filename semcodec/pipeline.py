@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import av
 import numpy as np
+from av.video.frame import PictureType
 from tqdm import tqdm
 
 from semcodec import __version__
@@ -27,6 +28,8 @@ from semcodec.encoding.codecs import RateControl, caps_for, encoder_options
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt, small_luma, small_rgb
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, neutral_region, regions_from_offsets
 from semcodec.errors import SemcodecError
+from semcodec.planning import ShotPlan
+from semcodec.shots import ShotDetector
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
 from semcodec.io.writer import MP4_AUDIO, atomic_output, check_output_path, container_format
 
@@ -46,6 +49,8 @@ class EncodeSettings:
     roi_strength: float = 0.2  # FFmpeg qoffset units: 0.2 = 10.2 QP between most and least important
     save_maps: str | None = None
     yolo_weights: str | None = None
+    shots: str = "auto"  # auto: keyframe (IDR) at every detected cut; off: leave keyframes to the encoder
+    keyframes_from: str | None = None  # a `semcodec tag` JSON, or 'auto' to tag first: shot-aware plan
     progress: bool = True
 
     def rate_control(self) -> RateControl:
@@ -123,6 +128,7 @@ class _Job:
             self.warn(f"{self.info.bit_depth}-bit input encoded as 8-bit ({s.codec} has no 10-bit 4:2:0 here)")
         self.aw, self.ah = analysis_size(self.prep.width, self.prep.height)
         self._setup_roi()
+        self._setup_shots()
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)
@@ -158,13 +164,48 @@ class _Job:
         self.allocator = Allocator(self.grid, s.roi_strength * caps.qp_range(8), levels=caps.max_levels)
         self.roi_note = "on"
 
+    def _setup_shots(self) -> None:
+        """Keyframes at cuts, from a streaming detector or from a shot plan (tags). Semantic only:
+        `--roi off` stays a plain encode."""
+        s = self.s
+        self.plan = None
+        self.cuts: set = set()
+        self.shots_method = "off"
+        self.tagging_s = 0.0
+        if s.roi.strip().lower() == "off":
+            if s.keyframes_from:
+                raise SemcodecError("--keyframes-from needs the semantic mode (drop --roi off)")
+            return
+        if s.shots not in ("auto", "off"):
+            raise SemcodecError(f"--shots must be auto or off, not {s.shots!r}")
+        if s.keyframes_from:
+            if s.keyframes_from == "auto":
+                from semcodec.tagging.tagger import tag_video
+
+                t0 = time.perf_counter()
+                tags, _ = tag_video(self.input_path, progress=s.progress)
+                self.tagging_s = time.perf_counter() - t0
+                self.plan = ShotPlan.from_tags(tags, s.codec)
+            else:
+                self.plan = ShotPlan.load(s.keyframes_from, s.codec)
+            self.shots_method = f"plan from {s.keyframes_from}"
+            self.cuts = {f for f in self.plan.starts if f > 0}
+        elif s.shots == "auto":
+            self.shots_method = "streaming detector (cuts and fades)"
+
+    def _new_shot_detector(self):
+        if self.plan is not None or self.shots_method == "off":
+            return None
+        return ShotDetector(float(self.info.average_rate), dissolves=False)
+
     # ---- one pass ----------------------------------------------------------------------------
     def run_pass(self, p: _Pass, offsets_log: _OffsetLog | None, maps_writer) -> None:
         s, info = self.s, self.info
         stats_path = os.path.join(self.workdir, "rc.stats")
         opts, bit_rate = encoder_options(self.caps, self.rc, s.preset,
                                          pass_no=p.pass_no if self.rc.two_pass else 0,
-                                         stats_path=stats_path)
+                                         stats_path=stats_path, tune=self.plan.tune if self.plan else None,
+                                         forced_keyframes=self.shots_method != "off")
         fmt = "null" if p.out_path is None else container_format(self.output_path)
         try:
             out = av.open(p.out_path or os.devnull, "w", format=fmt)
@@ -196,10 +237,18 @@ class _Job:
             # Analysis of frame i+1 runs on a worker thread while frame i is encoded (OpenCV and
             # the encoder release the GIL), so the map costs little wall time.
             queue: collections.deque = collections.deque()
-            worker = ThreadPoolExecutor(max_workers=1) if self.mapper else None
+            replay = offsets_log is not None and p.pass_no == 2  # pass 2 reuses pass 1's maps and cuts
+            detector = None if replay else self._new_shot_detector()
+            worker = ThreadPoolExecutor(max_workers=1) if (self.mapper or detector) and not replay else None
+            # a frame is encoded once the detector has looked `delay` frames past it
+            lag = 1 + (detector.delay if detector else 0)
 
             def encode_oldest():
-                ef, job = queue.popleft()
+                ef, job, index = queue.popleft()
+                if detector and queue and queue[-1][1] is not None:
+                    queue[-1][1].result()
+                if index in self.cuts:
+                    ef.pict_type = PictureType.I  # IDR at the cut (forced-idr)
                 if self.mapper:
                     dq = job.result() if job is not None else offsets_log.read()
                     if dq is None:  # pass 2 decoded more frames than pass 1: no map for the extra
@@ -245,14 +294,17 @@ class _Job:
                     p.last_pts = pts
                     if p.first_pts is None:
                         p.first_pts = pts
-                    replay = offsets_log is not None and p.pass_no == 2
                     job = None
-                    if self.mapper and not replay:
-                        job = worker.submit(self._offsets, ef, decoded, offsets_log, maps_writer)
-                    queue.append((ef, job))
+                    if worker:
+                        job = worker.submit(self._analyse, ef, decoded, detector, offsets_log, maps_writer)
+                    queue.append((ef, job, decoded))
                     decoded += 1
-                    while len(queue) > 1:
+                    while len(queue) > lag:
                         encode_oldest()
+                if detector:
+                    if queue and queue[-1][1] is not None:
+                        queue[-1][1].result()
+                    self.cuts.update(b.frame for b in detector.flush())
                 while queue:
                     encode_oldest()
             finally:
@@ -301,14 +353,24 @@ class _Job:
         packet.stream = ostream
         out.mux(packet)
 
-    def _offsets(self, ef, index: int, offsets_log: _OffsetLog | None, maps_writer) -> np.ndarray:
-        """Analyse one frame and return its block QP offsets (runs on the worker thread, in order)."""
+    def _analyse(self, ef, index: int, detector, offsets_log: _OffsetLog | None, maps_writer) -> np.ndarray | None:
+        """Shot detection and block QP offsets for one frame (on the worker thread, in frame order)."""
         t0 = time.perf_counter()
+        t = float(ef.pts * ef.time_base)
+        if detector:
+            b = detector.push(index, t, small_rgb(ef, max(2, self.aw // 2 // 2 * 2), max(2, self.ah // 2 // 2 * 2)))
+            if b is not None:
+                self.cuts.add(b.frame)
+        if not self.mapper:
+            self.analysis_s += time.perf_counter() - t0
+            return None
         gray = small_luma(ef, self.aw, self.ah)
-        af = AnalysisFrame(index, float(ef.pts * ef.time_base), None, gray,
-                           make_rgb=lambda: small_rgb(ef, self.aw, self.ah))
-        importance = self.mapper(af)
-        dq = self.allocator.offsets(importance, gray)
+        af = AnalysisFrame(index, t, None, gray, make_rgb=lambda: small_rgb(ef, self.aw, self.ah))
+        scale, weights, boost = 1.0, None, 0.0
+        if self.plan is not None:
+            (scale, weights), boost = self.plan.rules(index), self.plan.boost(index)
+        importance = self.mapper(af, weights)
+        dq = self.allocator.offsets(importance, gray, strength_scale=scale, frame_offset=boost)
         self.analysis_s += time.perf_counter() - t0
         if offsets_log is not None:
             offsets_log.write(dq)
@@ -393,7 +455,10 @@ class _Job:
                          "rate_control": self.rc.describe(),
                          "preset": str(self.s.preset or self.caps.default_preset)},
             "roi": roi,
+            "shots": {"method": self.shots_method, "keyframes_at": sorted(self.cuts),
+                      "plan": self.plan.decisions if self.plan else None},
             "timings": {"total_s": round(seconds, 3), "analysis_s": round(self.analysis_s, 3),
+                        "tagging_s": round(self.tagging_s, 3),
                         "fps": round(final.frames * (2 if self.rc.two_pass else 1) / seconds, 2)},
             "decode": {"packets": st.packets, "corrupt_packets_skipped": st.bad_packets},
             "warnings": self.warnings,

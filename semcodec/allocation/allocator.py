@@ -48,16 +48,19 @@ class Allocator:
         act = self.block_mean(grad)
         return act + 0.2 * float(act.mean()) + 1e-3  # flat blocks still cost header and DC bits
 
-    def offsets(self, importance: np.ndarray, gray: np.ndarray) -> np.ndarray:
-        """QP offsets (negative = more bits) on the encoder's block grid."""
+    def offsets(self, importance: np.ndarray, gray: np.ndarray, strength_scale: float = 1.0,
+                frame_offset: float = 0.0) -> np.ndarray:
+        """QP offsets (negative = more bits) on the encoder's block grid. `strength_scale` adapts the map
+        per shot; `frame_offset` (QP, after balancing) moves bits between frames, e.g. to keyframes."""
         imp = np.clip(self.block_mean(importance), 0.0, 1.0)
-        dq = -self.strength * imp
+        dq = -self.strength * strength_scale * imp
         if self.balance:
             w = self.activity(gray)
             # solve sum(w * 2^(-(dq + shift)/6)) == sum(w) for shift, in closed form
             shift = 6.0 * np.log2(float((w * np.exp2(-dq / 6.0)).sum() / w.sum()))
             dq = dq + shift
-        dq = np.clip(dq, -self.strength, self.strength)
+        limit = self.strength * max(1.0, strength_scale)
+        dq = np.clip(dq + frame_offset, -limit - abs(frame_offset), limit)
         if self.levels:
             half = max(1, self.levels // 2)  # offsets -half..half units, zero included
             unit = max(self.strength / half, self.step)

@@ -61,7 +61,8 @@ class ImportanceMapper:
         self._held.clear()
         self._prev = None
 
-    def __call__(self, frame: AnalysisFrame) -> np.ndarray:
+    def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
+        """Fused importance of `frame`; `weight_scale` multiplies some analyzers' weights (per shot)."""
         shape = frame.gray.shape
         keep = np.ones(shape, np.float32)  # product of (1 - w * heat): the chance nothing matters here
         regions = []
@@ -75,7 +76,8 @@ class ImportanceMapper:
                 self._held[a.name] = det
             regions.extend(det.regions)
             if det.heat is not None:
-                keep *= 1.0 - a.weight * det.heat
+                w = min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))
+                keep *= 1.0 - w * det.heat
         fused = 1.0 - keep
         if self._prev is not None and self._prev.shape == shape:
             fused = np.maximum(fused, self.fade * self._prev + (1 - self.fade) * fused)

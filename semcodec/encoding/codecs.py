@@ -76,9 +76,11 @@ class RateControl:
 
 
 def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
-                    pass_no: int = 0, stats_path: str | None = None) -> tuple[dict, int]:
+                    pass_no: int = 0, stats_path: str | None = None, tune: str | None = None,
+                    forced_keyframes: bool = False) -> tuple[dict, int]:
     """FFmpeg private options and bit_rate for one encode. The same options are used with and
-    without a map, so `--roi off` is a fair baseline."""
+    without a map, so `--roi off` is a fair baseline; `tune` and `forced_keyframes` come only from
+    shot-aware decisions."""
     preset = str(preset or caps.default_preset)
     opts: dict = dict(caps.roi_options)
     bit_rate = 0
@@ -93,6 +95,10 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
         bit_rate = int(rc.bitrate)
     else:
         opts["crf"] = f"{rc.crf:g}"
+    if tune:
+        opts["tune"] = tune
+    if forced_keyframes and caps.name in ("libx264", "libx265"):
+        opts["forced-idr"] = "1"  # a frame marked I becomes an IDR: a clean random-access point at the cut
     params = []
     if preset in NO_AQ_PRESETS.get(caps.name, ()):
         # these presets switch AQ off, and with it the encoder drops the map; turn AQ on in both

@@ -61,10 +61,7 @@ def small_luma(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
 
 
 def small_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
-    return frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA").to_ndarray()
-
-
-def analysis_view(frame: av.VideoFrame, width: int, height: int) -> tuple[np.ndarray, np.ndarray]:
-    """A small RGB copy and its grey version, scaled with area averaging (no aliasing)."""
-    rgb = small_rgb(frame, width, height)
-    return rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    """Small RGB copy. Scaling in YUV with area averaging, then converting the small picture, is about
+    twice as fast as swscale's combined scale-and-convert (width and height must be even)."""
+    yuv = frame.reformat(width=width, height=height, format="yuv420p", interpolation="AREA").to_ndarray()
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)

@@ -34,7 +34,8 @@ def summarize(frames: list[FrameFeatures]) -> dict:
     """Median of every measurement over the sampled frames of a shot (robust to a few odd frames)."""
     if not frames:
         return {}
-    keys = [k for k, v in frames[0].__dict__.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    keys = [k for k, v in frames[0].__dict__.items()
+            if isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))]
     out = {k: float(np.median([getattr(f, k) for f in frames])) for k in keys}
     out["faces_max"] = float(max(f.faces for f in frames))
     out["face_frames"] = float(np.mean([f.faces > 0 for f in frames]))

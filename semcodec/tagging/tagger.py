@@ -74,6 +74,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
     states: list[_ShotState] = [_ShotState()]
     stats = DecodeStats()
     last_time = 0.0
+    last_faces: list = []
     n = 0
     with open_input(path) as container:
         bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, leave=False, desc="tag")
@@ -90,10 +91,13 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
             heat = motion.analyze(af).heat
             if n % step == 0:
                 f = measure(rgb, gray)
-                det = faces.analyze(af).regions if faces.available else []
+                # faces on every other sample: the detector is the costliest step, faces move little
+                if faces.available and (n // step) % 2 == 0:
+                    last_faces = faces.analyze(af).regions
+                det = last_faces
                 txt = text.analyze(af).regions
                 f.faces = len(det)
-                f.face_area = max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0)
+                f.face_area = float(max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0))
                 f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
                 f.motion = float(heat.mean())
                 f.camera_motion = float(np.hypot(*motion.last_shift) / max(aw / 2, 1))
