@@ -52,6 +52,12 @@ def register(sub) -> None:
     enc.add_argument("--roi-strength", type=float, default=0.2, metavar="S",
                      help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
                           "most and least important blocks); offsets are balanced so the rate stays put")
+    enc.add_argument("--shots", default="auto", choices=["auto", "off"],
+                     help="auto (default): a keyframe (IDR) at every detected cut; off: the encoder decides")
+    enc.add_argument("--keyframes-from", metavar="TAGS.json|auto",
+                     help="shot-aware plan from `semcodec tag` output (or 'auto' to tag first): IDR at each "
+                          "shot, ROI strength by scene class, more bits at the selected keyframes; all "
+                          "decisions go into the report")
     enc.add_argument("--save-maps", metavar="PATH", help="also write a video of importance map and offsets")
     enc.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     enc.add_argument("--json", action="store_true", help="print the JSON report on stdout")
@@ -77,6 +83,12 @@ def _summary(report: dict) -> str:
                 lines.append(f"  ran  {a['name']:<9}{how} on {a['runs']} frames, {a['ms_per_run']} ms each")
             else:
                 lines.append(f"  skip {a['name']:<9} unavailable: {a['note']}")
+    shots = report["shots"]
+    if shots["method"] != "off":
+        lines.append(f"shots: {shots['method']}; keyframes (IDR) at frames {shots['keyframes_at'] or 'none'}")
+    for d in shots["plan"] or []:
+        what = d.get("class") or ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("video", "why", "keyframes"))
+        lines.append(f"  plan {('shot ' + str(d['shot'] + 1)) if 'shot' in d else 'video':<8} {what}: {d['why']}")
     return "\n".join(lines)
 
 
@@ -85,7 +97,8 @@ def cmd_encode(args) -> int:
 
     settings = EncodeSettings(codec=args.codec, crf=args.crf, bitrate=args.bitrate, two_pass=args.two_pass,
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,
-                              save_maps=args.save_maps, yolo_weights=args.yolo_weights, progress=not args.quiet and sys.stderr.isatty())
+                              save_maps=args.save_maps, yolo_weights=args.yolo_weights, shots=args.shots,
+                              keyframes_from=args.keyframes_from, progress=not args.quiet and sys.stderr.isatty())
     if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
         raise SemcodecError(f"report folder does not exist: {os.path.dirname(os.path.abspath(args.report))}")
     report = encode(args.input, args.output, settings)

@@ -256,7 +256,8 @@ def test_encode_prints_a_summary(cli, folder):
     assert lines[0].startswith(f"wrote {folder / 'out.mkv'}: 16 frames")
     assert "CRF 30" in lines[0]
     assert lines[1].startswith("ROI map: 16x16 blocks")
-    assert [ln.split()[1] for ln in lines[2:]] == ["faces", "motion"]
+    assert [ln.split()[1] for ln in lines[2:4]] == ["faces", "motion"]
+    assert lines[4].startswith("shots: streaming detector") and len(lines) == 5
 
 
 def test_quiet_prints_nothing(cli, folder):

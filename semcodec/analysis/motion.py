@@ -16,12 +16,13 @@ class MotionAnalyzer(Analyzer):
     stride = 1
     description = "object motion (camera-compensated frame difference)"
 
-    def __init__(self, scale: float = 24.0):
+    def __init__(self, scale: float = 24.0, halve: bool = True):
         super().__init__()
         self.scale = scale  # mean absolute difference (8-bit levels) that counts as full motion
+        self.halve = halve  # work at half the given size (callers that already pass a small view say no)
         self._prev = None
         self._window = None
-        self.last_shift = (0.0, 0.0)  # camera shift of the last frame, in half-analysis pixels
+        self.last_shift = (0.0, 0.0)  # camera shift of the last frame, in pixels of the view it worked on
 
     def reset(self) -> None:
         self._prev = None
@@ -30,7 +31,8 @@ class MotionAnalyzer(Analyzer):
     def analyze(self, frame: AnalysisFrame) -> Detections:
         h, w = frame.gray.shape
         # half the analysis size is plenty for motion blobs and halves the FFT cost
-        small = cv2.resize(frame.gray, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(frame.gray, (max(8, w // 2), max(8, h // 2)), interpolation=cv2.INTER_AREA) \
+            if self.halve else frame.gray
         cur = cv2.GaussianBlur(small, (3, 3), 0).astype(np.float32)
         prev, self._prev = self._prev, cur
         if prev is None or prev.shape != cur.shape:

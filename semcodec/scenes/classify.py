@@ -62,7 +62,8 @@ def scores(s: dict) -> dict:
                                        + 0.3 * _ramp(s["line_density"], 0.3, 2.0)
                                        + 0.25 * _ramp(s["motion_p90"], 0.05, 0.2))
         * (1 - _ramp(s["text_area"], 0.03, 0.1)) * (1 - _ramp(s["green"], 0.1, 0.3)),
-        "animation": _ramp(0.05 - s["palette_ratio"], 0.0, 0.035) * _ramp(s["saturation"], 0.15, 0.35)
+        # cel animation: few distinct colours, yet saturated (a grey or dim picture has few colours too)
+        "animation": _ramp(0.025 - s["palette_ratio"], 0.0, 0.015) * _ramp(s["saturation"], 0.25, 0.4)
         * (1 - _ramp(s["flat_fraction"], 0.4, 0.7)) * (1 - 0.5 * big_face),
         "screen_content": 0.45 * _ramp(s["text_area"], 0.02, 0.08) + 0.35 * _ramp(s["line_density"], 6, 15)
         + 0.2 * (1 - _ramp(s["saturation"], 0.05, 0.2)) * (1 - moving),

@@ -51,8 +51,8 @@ def measure(rgb: np.ndarray, gray: np.ndarray) -> FrameFeatures:
     palette = len(np.unique(q[..., 0] * 1024 + q[..., 1] * 32 + q[..., 2]))
     vegetation = (hue >= 30) & (hue <= 85) & (sat > 0.25) & (val > 0.15)
     top = slice(0, h // 3)
-    sky = ((hue[top] >= 90) & (hue[top] <= 130) & (sat[top] > 0.15) & (val[top] > 0.45)) | (
-        (sat[top] < 0.12) & (val[top] > 0.8))
+    # blue sky only: white walls and paper are bright and unsaturated too, and are not sky
+    sky = (hue[top] >= 90) & (hue[top] <= 130) & (sat[top] > 0.15) & (val[top] > 0.45)
     lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=40, minLineLength=w // 6, maxLineGap=3)
     return FrameFeatures(
         brightness=float(gray.mean() / 255.0),

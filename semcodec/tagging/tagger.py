@@ -68,7 +68,8 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
     fps = float(info.average_rate)
     aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
     step = max(1, int(round(fps / sample_fps)))
-    faces, text, motion = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer()
+    tw, th = max(2, aw // 4 * 2), max(2, ah // 4 * 2)  # half the analysis size
+    faces, text, motion = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer(halve=False)
     faces.load()
     shots = ShotDetector(fps=fps, method=shot_method)
     states: list[_ShotState] = [_ShotState()]
@@ -83,13 +84,15 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
                 continue
             t = float(frame.time) if frame.time is not None else n / fps
             last_time = t
-            rgb = small_rgb(frame, aw, ah)
-            if shots.push(n, t, rgb):
+            # every frame: shots and motion on a quarter-area view; sampled frames: the full view
+            tiny = small_rgb(frame, tw, th)
+            if shots.push(n, t, tiny):
                 states.append(_ShotState())
-            gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-            af = AnalysisFrame(n, t, rgb, gray)
-            heat = motion.analyze(af).heat
+            heat = motion.analyze(AnalysisFrame(n, t, tiny, cv2.cvtColor(tiny, cv2.COLOR_RGB2GRAY))).heat
             if n % step == 0:
+                rgb = small_rgb(frame, aw, ah)
+                gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+                af = AnalysisFrame(n, t, rgb, gray)
                 f = measure(rgb, gray)
                 # faces on every other sample: the detector is the costliest step, faces move little
                 if faces.available and (n // step) % 2 == 0:
@@ -100,7 +103,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
                 f.face_area = float(max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0))
                 f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
                 f.motion = float(heat.mean())
-                f.camera_motion = float(np.hypot(*motion.last_shift) / max(aw / 2, 1))
+                f.camera_motion = float(np.hypot(*motion.last_shift) / max(tw, 1))
                 state = states[-1]
                 state.features.append(f)
                 importance = min(1.0, (1.0 if det else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)

@@ -1,0 +1,220 @@
+"""`semcodec bench`: encode every (clip, rate point, mode), measure, save after each point, report.
+
+Points run clip by clip, rate point by rate point, with the modes interleaved, so the modes compared
+at one point see the same machine state (their wall times are compared side by side). After every
+finished point results.json is rewritten atomically; with `resume` a point whose settings hash is
+already in results.json is taken from there instead of being encoded again.
+"""
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from tqdm import tqdm
+
+from semcodec import __version__
+from semcodec.bench import results
+from semcodec.bench.bd import METHODS
+from semcodec.bench.masks import count_frames, file_identity, mask_source
+from semcodec.bench.measure import measure, parse_metrics
+from semcodec.bench.modes import Mode, RatePoint, parse_modes
+from semcodec.encoding.codecs import caps_for
+from semcodec.errors import SemcodecError
+from semcodec.io.reader import probe
+from semcodec.pipeline import EncodeSettings, encode
+
+
+@dataclass
+class BenchSettings:
+    codec: str = "libx264"
+    points: list[RatePoint] = field(default_factory=lambda: [RatePoint("crf", 23)])
+    clip_points: dict[str, list[RatePoint]] = field(default_factory=dict)  # per clip file name
+    two_pass: bool = False
+    preset: str | None = None
+    modes: str = "baseline,roi"
+    roi_mask: str | None = None  # boxes.json | mask video ({stem} allowed) | analyzer:NAME
+    metrics: str = "psnr,ssim,vmaf,xpsnr"
+    resume: bool = False
+    keep_encodes: bool = False
+    bd_method: str = "pchip"
+    progress: bool = True
+
+
+@dataclass
+class _Clip:
+    path: str
+    name: str
+    info: object
+    frames: int
+    points: list[RatePoint]
+    mask: object
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text)
+
+
+def machine() -> dict:
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpu": cpu,
+            "cores": os.cpu_count(), "python": sys.version.split()[0]}
+
+
+def versions(metrics: list[str]) -> dict:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import av
+
+    out = {"semcodec": __version__, "pyav": av.__version__, "ffmpeg (PyAV)": av.ffmpeg_version_info,
+           **{k: ".".join(map(str, v)) for k, v in av.library_versions.items()}}
+    for pkg in ("numpy", "scipy", "matplotlib", "bjontegaard", "opencv-python", "imageio-ffmpeg"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    if "vmaf" in metrics:
+        import imageio_ffmpeg
+
+        out["ffmpeg (libvmaf)"] = imageio_ffmpeg.get_ffmpeg_version()
+    return out
+
+
+def _check(inputs: list[str], out_dir: str, s: BenchSettings) -> tuple[list[Mode], list[str], list[_Clip]]:
+    """Validate everything before the first encode, so a typo costs seconds, not an hour."""
+    modes = parse_modes(s.modes)
+    metrics = parse_metrics(s.metrics)
+    if s.bd_method not in METHODS:
+        raise SemcodecError(f"--bd-method must be one of {', '.join(METHODS)}")
+    if not inputs:
+        raise SemcodecError("no input clips")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise SemcodecError(f"--out is a file, not a folder: {out_dir}")
+    kinds = {p.kind for pts in [s.points, *s.clip_points.values()] for p in pts}
+    if len(kinds) != 1:
+        raise SemcodecError("give either CRF values or bitrates, not both")
+    sample = [*s.points, *(p for pts in s.clip_points.values() for p in pts)][0]
+    for m in modes:  # the encoder's own checks (two-pass needs bitrate, codec exists, ...)
+        EncodeSettings(codec=s.codec, two_pass=s.two_pass, preset=m.preset or s.preset, roi=m.roi,
+                       roi_strength=m.strength, **sample.settings()).rate_control()
+    clips, names = [], set()
+    for path in inputs:
+        info = probe(path)  # one-line SemcodecError for missing / unreadable / no video
+        name = os.path.basename(path)
+        if name in names:
+            raise SemcodecError(f"two inputs are named {name}: results are keyed by file name")
+        names.add(name)
+        if info.width % 2 or info.height % 2:
+            raise SemcodecError(f"{path} is {info.width}x{info.height}: the encoder crops odd sizes, so the "
+                                "output could not be compared pixel for pixel with the source")
+        frames = count_frames(path)
+        mask = mask_source(s.roi_mask, path, info.width, info.height, frames) if s.roi_mask else None
+        points = sorted(s.clip_points.get(name, s.points), key=lambda p: p.value)
+        clips.append(_Clip(path, name, info, frames, points, mask))
+    return modes, metrics, clips
+
+
+def _hash(clip: _Clip, mode: Mode, point: RatePoint, s: BenchSettings, metrics: list[str]) -> str:
+    key = {"schema": results.SCHEMA, "semcodec": __version__, "clip": file_identity(clip.path), "codec": s.codec,
+           "rate": point.to_json(), "two_pass": s.two_pass, "preset": mode.preset or s.preset,
+           "roi": mode.roi, "roi_strength": mode.strength, "metrics": metrics,
+           "mask": clip.mask.describe() if clip.mask else None}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def _run_point(clip: _Clip, mode: Mode, point: RatePoint, s: BenchSettings, metrics: list[str],
+               out_path: str, key: str) -> dict:
+    try:
+        report = encode(clip.path, out_path, EncodeSettings(
+            codec=s.codec, two_pass=s.two_pass, preset=mode.preset or s.preset, roi=mode.roi,
+            roi_strength=mode.strength, progress=False, **point.settings()))
+        scores = measure(clip.path, out_path, metrics, clip.mask, clip.info.average_rate)
+    except SemcodecError as err:  # say which point failed; the finished ones are already saved
+        raise SemcodecError(f"{clip.name}, mode {mode.name}, {point.label}: {err}") from None
+    o, t = report["output"], report["timings"]
+    return {
+        "rate": point.to_json(), "hash": key, "measured_at": _now(),
+        "bytes": o["bytes"], "video_bytes": o["video_bytes"], "frames": o["frames"],
+        "duration_s": o["duration_s"], "bitrate_kbps": o["bitrate_kbps"],
+        "video_bitrate_kbps": o["video_bitrate_kbps"],
+        "encode_s": t["total_s"], "encode_fps": round(o["frames"] / t["total_s"], 2) if t["total_s"] else None,
+        "analysis_s": t["analysis_s"],
+        "analysis_fps": round(o["frames"] / t["analysis_s"], 2) if t["analysis_s"] else None,
+        "time_ratio": None, "roi_status": report["roi"]["status"], "warnings": report["warnings"],
+        "metrics": scores,
+    }
+
+
+def run_bench(inputs: list[str], out_dir: str, s: BenchSettings) -> dict:
+    """Run the benchmark into `out_dir`; returns the results document (also in results.json)."""
+    t_start = time.perf_counter()
+    modes, metrics, clips = _check(inputs, out_dir, s)
+    json_path = os.path.join(out_dir, "results.json")
+    old, created = {}, _now()
+    if os.path.exists(json_path):
+        if not s.resume:
+            raise SemcodecError(f"{json_path} exists: pass --resume to continue it, or choose another --out")
+        old_doc = results.load(json_path)
+        old, created = results.finished_points(old_doc), old_doc.get("created", created)
+    os.makedirs(out_dir, exist_ok=True)
+    doc = {
+        "schema": results.SCHEMA, "created": created, "updated": _now(),
+        "settings": {"codec": s.codec, "rate_control": clips[0].points[0].kind, "two_pass": s.two_pass,
+                     "preset": s.preset or caps_for(s.codec).default_preset, "modes": [m.to_json() for m in modes],
+                     "reference_mode": modes[0].name, "metrics": metrics, "roi_mask": s.roi_mask,
+                     "bd_method": s.bd_method, "bd_metrics": list(results.BD_METRICS)},
+        "machine": machine(), "versions": versions(metrics), "run": {"encoded": 0, "reused": 0, "wall_s": 0.0},
+        "clips": {c.name: {"path": os.path.abspath(c.path), "width": c.info.width, "height": c.info.height,
+                           "frames": c.frames, "fps": round(float(c.info.average_rate), 3),
+                           "points": [p.to_json() for p in c.points],
+                           "mask": c.mask.describe() if c.mask else None,
+                           "modes": {m.name: [] for m in modes}} for c in clips},
+        "bd": [],
+    }
+    jobs = [(c, p, m) for c in clips for p in c.points for m in modes]
+    bar = tqdm(total=len(jobs), unit="point", disable=not s.progress, desc="bench")
+    keep_dir = os.path.join(out_dir, "encodes") if s.keep_encodes else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="semcodec-bench-") as tmp:
+            for clip, point, mode in jobs:
+                key = _hash(clip, mode, point, s, metrics)
+                if key in old:
+                    entry = old[key]
+                    doc["run"]["reused"] += 1
+                else:
+                    bar.set_postfix_str(f"{clip.name} {mode.name} {point.label}")
+                    folder = os.path.join(keep_dir, _slug(os.path.splitext(clip.name)[0])) if keep_dir else tmp
+                    os.makedirs(folder, exist_ok=True)
+                    out_path = os.path.join(folder, f"{_slug(mode.name)}_{point.label}.mp4")
+                    entry = _run_point(clip, mode, point, s, metrics, out_path, key)
+                    if not keep_dir:
+                        os.unlink(out_path)
+                    doc["run"]["encoded"] += 1
+                doc["clips"][clip.name]["modes"][mode.name].append(entry)
+                doc["updated"] = _now()
+                doc["run"]["wall_s"] = round(time.perf_counter() - t_start, 1)
+                results.derive(doc)
+                results.save(doc, out_dir)
+                bar.update(1)
+    finally:
+        bar.close()
+    from semcodec.bench.report import write_report  # matplotlib only once there is something to plot
+
+    write_report(doc, out_dir)
+    return doc

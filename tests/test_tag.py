@@ -1,0 +1,134 @@
+"""`semcodec tag` end to end and shot-aware encoding, on clips the tests build (a hard cut between a
+panning texture and a face) and on the bundled demo clip."""
+import json
+import os
+
+import av
+import numpy as np
+import pytest
+from conftest import make_clip
+
+from cli.main import main
+from semcodec.errors import SemcodecError
+from semcodec.pipeline import EncodeSettings, encode
+from semcodec.planning import ShotPlan
+from semcodec.tagging.tagger import SCHEMA, tag_video
+
+DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "sample_videos", "demo.mp4")
+
+
+@pytest.fixture(scope="module")
+def cut_clip(tmp_path_factory):
+    # 20 frames of texture, then 20 of the astronaut's face: one hard cut at frame 20
+    return make_clip(tmp_path_factory.mktemp("tag") / "cut.mp4", frames=40, content="texture_then_face")
+
+
+@pytest.fixture(scope="module")
+def demo_tags():
+    return tag_video(DEMO, max_keyframes=6)
+
+
+def test_schema_and_shots(cut_clip):
+    result, keyframes = tag_video(cut_clip, max_keyframes=4)
+    assert result["schema"] == SCHEMA and result["video"]["frames"] == 40
+    shots = result["shots"]
+    assert [(s["start_frame"], s["end_frame"]) for s in shots] == [(0, 20), (20, 40)]
+    assert shots[1]["transition"] == "cut" and shots[1]["start_time"] == pytest.approx(0.8)
+    for s in shots:
+        assert s["scene"]["class"] in result["scene_vocabulary"] and 0 <= s["scene"]["confidence"] <= 1
+        assert s["tags"][0] == {"tag": s["scene"]["class"], "kind": "scene", "score": s["scene"]["confidence"]}
+    assert any(t["tag"] == "face" for t in shots[1]["tags"]) and not any(t["tag"] == "face" for t in shots[0]["tags"])
+    # keyframes: one from each shot at least, never on the cut itself, in time order
+    assert {k["shot"] for k in result["keyframes"]} == {0, 1}
+    assert all(abs(k["frame"] - 20) >= 2 for k in result["keyframes"])
+    assert [k["frame"] for k in result["keyframes"]] == sorted(k.index for k in keyframes)
+    json.dumps(result)  # serialisable
+
+
+def test_demo_clip_summary(demo_tags):
+    result, keyframes = demo_tags
+    assert [s["start_frame"] for s in result["shots"]] == [0, 75]
+    first = result["shots"][0]
+    assert any(t["tag"] == "face" for t in first["tags"])  # the astronaut
+    assert 2 <= len(keyframes) <= 6
+
+
+def test_cli_writes_json_sheet_and_keyframes(cut_clip, tmp_path, capsys):
+    out, sheet, kdir = tmp_path / "t.json", tmp_path / "sheet.png", tmp_path / "kf"
+    rc = main(["tag", cut_clip, "--json", str(out), "--contact-sheet", str(sheet), "--keyframes-dir", str(kdir),
+               "--max-keyframes", "3", "-q"])
+    assert rc == 0
+    result = json.loads(out.read_text())
+    files = sorted(os.listdir(kdir))
+    assert files == sorted(result["keyframe_files"]) and len(files) == len(result["keyframes"]) <= 3
+    img = av.open(str(kdir / files[0])).decode(video=0).__next__()
+    assert (img.width, img.height) == (160, 96)  # full size, not the thumbnail
+    assert sheet.stat().st_size > 2000
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["missing.mp4"], "not found"),
+    (["{clip}", "--contact-sheet", "/nonexistent/s.png"], "does not exist"),
+    (["{clip}", "--max-keyframes", "0"], "at least 1"),
+])
+def test_cli_errors(cut_clip, capsys, args, msg):
+    rc = main(["tag", *[a.format(clip=cut_clip) for a in args], "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and err[0].startswith("semcodec: error:") and msg in err[0]
+
+
+def _keyframes(path):
+    with av.open(str(path)) as c:
+        return [i for i, f in enumerate(c.decode(video=0)) if f.key_frame]
+
+
+def test_encode_puts_idr_at_cuts(cut_clip, tmp_path):
+    report = encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False))
+    assert report["shots"]["keyframes_at"] == [20]
+    assert _keyframes(tmp_path / "o.mp4") == [0, 20]
+    plain = encode(cut_clip, str(tmp_path / "p.mp4"), EncodeSettings(progress=False, roi="off"))
+    assert plain["shots"]["method"] == "off" and plain["shots"]["keyframes_at"] == []
+    two = encode(cut_clip, str(tmp_path / "t.mp4"), EncodeSettings(progress=False, bitrate=200_000, two_pass=True))
+    assert _keyframes(tmp_path / "t.mp4") == [0, 20] and two["shots"]["keyframes_at"] == [20]
+
+
+def test_encode_from_tag_file_records_decisions(cut_clip, tmp_path):
+    result, _ = tag_video(cut_clip)
+    tags = tmp_path / "tags.json"
+    tags.write_text(json.dumps(result))
+    report = encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, keyframes_from=str(tags)))
+    plan = report["shots"]["plan"]
+    assert [d["shot"] for d in plan if "shot" in d] == [0, 1]
+    assert all("why" in d for d in plan)
+    assert any("keyframe_boost_qp" in d for d in plan)
+    assert _keyframes(tmp_path / "o.mp4") == [0, 20]
+
+
+def test_plan_rules():
+    tags = {"schema": SCHEMA, "video": {"fps": 25.0},
+            "shots": [{"index": 0, "start_frame": 0, "end_frame": 100, "start_time": 0, "end_time": 4,
+                       "scene": {"class": "animation"}},
+                      {"index": 1, "start_frame": 100, "end_frame": 125, "start_time": 4, "end_time": 5,
+                       "scene": {"class": "talking_head"}}],
+            "keyframes": [{"frame": 110}]}
+    plan = ShotPlan.from_tags(tags, "libx264")
+    assert plan.tune == "animation"  # 80% of the duration
+    assert ShotPlan.from_tags(tags, "libvpx-vp9").tune is None
+    assert plan.rules(50)[0] == 0.8 and plan.rules(110)[0] == 1.25
+    assert plan.is_shot_start(100) and not plan.is_shot_start(0) and not plan.is_shot_start(101)
+    assert plan.boost(110) < 0 and plan.boost(104) < 0 and plan.boost(90) == 0
+    with pytest.raises(SemcodecError, match="schema"):
+        ShotPlan.from_tags({"schema": "x"}, "libx264")
+    with pytest.raises(SemcodecError, match="missing"):
+        ShotPlan.from_tags({"schema": SCHEMA, "shots": [{}]}, "libx264")
+
+
+def test_bad_tag_file(cut_clip, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    with pytest.raises(SemcodecError, match="not valid JSON"):
+        encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, keyframes_from=str(bad)))
+    assert not (tmp_path / "o.mp4").exists()
+    with pytest.raises(SemcodecError, match="roi off"):
+        encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, roi="off", keyframes_from=str(bad)))
+    np.testing.assert_equal(os.listdir(tmp_path), ["bad.json"])
