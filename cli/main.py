@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from cli import capabilities, encode
+from cli import capabilities, encode, tag
 from semcodec import __version__
 from semcodec.errors import SemcodecError
 
-COMMANDS = [encode, capabilities]
+COMMANDS = [encode, tag, capabilities]
 
 
 def build_parser() -> argparse.ArgumentParser:
