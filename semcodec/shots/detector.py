@@ -116,9 +116,10 @@ class ShotDetector:
         self._psd_cuts: set[int] = set()  # frame indices
         self._dissolve_at: dict[int, str] = {}  # position -> 'dissolve', settled candidates
         self._events: list[dict] = []  # dissolves still gathering candidates
-        self._bright_seen = False  # a visible frame was decided before the current black run
+        self._bright_seen: tuple[int, Features] | None = None  # last visible frame decided (index, features)
         self._last_boundary = None  # frame index of the last shot start
         self._first: tuple[int, float] | None = None
+        self._flushed = False
         self.boundaries: list[Boundary] = []
 
     # ---- public API ---------------------------------------------------------------------------
@@ -126,6 +127,8 @@ class ShotDetector:
         """Add frame `index` (presentation time `time`, RGB uint8 (h, w, 3); a grey (h, w) frame also
         works, without colour cues). Returns the boundary at frame `index - delay` if that frame
         starts a new shot, else None. Indices must increase; frames are compared in push order."""
+        if self._flushed:
+            raise RuntimeError("ShotDetector: push after flush()/shots(); use a new detector")
         if self._last >= 0 and index <= self._index[self._last]:
             raise ValueError(f"frames must be pushed in increasing order (got {index} after "
                              f"{self._index[self._last]})")
@@ -151,7 +154,10 @@ class ShotDetector:
 
     def flush(self) -> list[Boundary]:
         """End of stream: decide the remaining frames (with what lookahead is left) and return the
-        boundaries found among them. Pushing after a flush is not supported."""
+        boundaries found among them. No frame may be pushed after it."""
+        if self._flushed:
+            return []
+        self._flushed = True
         if self._psd is not None and self._first is not None:
             self._psd_cuts.update(self._psd.finish(self._index[self._last]))
         for ev in self._events:
@@ -205,19 +211,23 @@ class ShotDetector:
         dissolve = self._dissolve_at.pop(p, None)
         if self._dark(p):
             return None
-        kind = None
+        index, kind = self._index[p], None
         if p - 1 in self._feat and self._dark(p - 1):
-            # first visible frame after black: a fade if a picture came before and this one stays
-            if self._bright_seen and not any(self._dark(q) for q in (p + 1, p + 2) if q <= self._last):
-                kind = "fade"
+            # first visible frame after black: a fade if a picture came before, this one stays, and it
+            # is not a short dip to black and back to the same picture (a glitch, a blink)
+            stays = not any(self._dark(q) for q in (p + 1, p + 2) if q <= self._last)
+            if self._bright_seen is not None and stays:
+                last_index, last_feat = self._bright_seen
+                same = cut_score(last_feat, self._feat[p]) < self.p.cut_low
+                if not (same and index - last_index <= self.min_frames):
+                    kind = "fade"
         elif self._psd is None and self._is_cut(p):
             kind = "cut"
-        elif self._psd is not None and self._index[p] in self._psd_cuts:
+        elif self._psd is not None and index in self._psd_cuts:
             kind = "cut"
         elif dissolve:
             kind = "dissolve"
-        self._bright_seen = True
-        index = self._index[p]
+        self._bright_seen = (index, self._feat[p])
         if kind is None or index - self._last_boundary < self.min_frames:
             return None
         self._last_boundary = index

@@ -72,7 +72,7 @@ def cut_score(a: Features, b: Features) -> float:
     around): both must change for the score to be high, which keeps fast motion, and flashes that
     brighten a few pixels, low."""
     pixel = cv2.norm(a.ycc, b.ycc, cv2.NORM_L1) / a.ycc.size / PIXEL_SCALE
-    colour = 0.5 * float(np.abs(a.hist - b.hist).sum()) / HIST_SCALE
+    colour = 0.5 * cv2.norm(a.hist, b.hist, cv2.NORM_L1) / HIST_SCALE
     return float(np.sqrt(pixel * colour))
 
 

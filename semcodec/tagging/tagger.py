@@ -61,9 +61,15 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
 
 
 def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, shot_method: str = "adaptive",
-              progress: bool = False) -> tuple[dict, list[Candidate]]:
-    """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails)."""
+              clip_model: str | None = None, progress: bool = False) -> tuple[dict, list[Candidate]]:
+    """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails). With
+    `clip_model` (a local CLIP folder) scene classes are zero-shot and free-text tags are added."""
     t0 = time.perf_counter()
+    clip = None
+    if clip_model:
+        from semcodec.scenes.clip import ClipScenes
+
+        clip = ClipScenes(clip_model)  # load first: a bad folder fails before the decode
     info = probe(path)
     fps = float(info.average_rate)
     aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
@@ -132,10 +138,17 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
             label, conf, sc = classify(summary)
         else:
             label, conf, sc = "other", 0.0, {}
+        scene = {"class": label, "confidence": conf, "scores": sc, "method": "rules"}
+        clip_tags = []
+        if clip is not None and c_in:
+            c_label, c_conf, c_scores, clip_tags = clip.classify([c.thumb for c in c_in])
+            scene = {"class": c_label, "confidence": c_conf, "scores": c_scores, "method": f"clip:{clip.name}",
+                     "rules": {"class": label, "confidence": conf}}
         per_shot.append((shot.end_time - shot.start_time, c_in))
-        tags = [{"tag": label, "kind": "scene", "score": conf}]
+        tags = [{"tag": scene["class"], "kind": "scene", "score": scene["confidence"]}]
         tags += [{"tag": t, "kind": "visual", "score": v} for t, v in _visual_tags(summary)]
-        out_shots.append({**shot.to_json(), "scene": {"class": label, "confidence": conf, "scores": sc},
+        tags += [{"tag": t, "kind": "clip", "score": v} for t, v in clip_tags]
+        out_shots.append({**shot.to_json(), "scene": scene,
                           "tags": tags, "measurements": {k: round(v, 4) for k, v in summary.items()}})
     chosen = select(per_shot, max_keyframes)
     for c in chosen:
@@ -150,7 +163,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, sh
         "scene_vocabulary": list(CLASSES),
         "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}", "text": "stroke detector",
                       "motion": "camera-compensated difference", "shots": shot_method,
-                      "scene": "embedded rules (semcodec/scenes/classify.py)"},
+                      "scene": f"clip:{clip.name}" if clip else "embedded rules (semcodec/scenes/classify.py)"},
         "shots": out_shots,
         "tags": _video_tags(out_shots),
         "keyframes": [{**c.to_json(), "shot": next(i for i, s in enumerate(shot_list)

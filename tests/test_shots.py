@@ -1,0 +1,210 @@
+"""Shot boundaries (semcodec/shots): cuts, fades and dissolves at the exact frame, on clips built here."""
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+from conftest import make_clip, texture_image, textured_frames
+from semcodec.errors import SemcodecError
+from semcodec.shots import Boundary, Shot, ShotDetector, detect_shots
+from semcodec.shots.video import small_frame
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VIDEOS = os.path.join(os.path.dirname(ROOT), "shared", "videos")
+SIZE = (320, 180)
+FPS = 25
+
+
+def write_clip(path, frames: list[np.ndarray], fps: int = FPS) -> str:
+    """Encode RGB frames losslessly enough (x264 CRF 16) that the picture is what we drew."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        vs.options = {"crf": "16", "preset": "ultrafast"}
+        vs.codec_context.time_base = Fraction(1, fps)
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = i, Fraction(1, fps)
+            out.mux(vs.encode(f))
+        out.mux(vs.encode(None))
+    return str(path)
+
+
+def panning(n: int, seed: int, speed: int = 1, flip: bool = False) -> list[np.ndarray]:
+    """A texture panning `speed` px per frame; `flip` swaps colour channels (a different palette)."""
+    w, h = SIZE
+    big = texture_image(h, w + speed * n, seed)
+    if flip:
+        big = np.ascontiguousarray(big[..., ::-1])
+    return [np.ascontiguousarray(big[:, speed * i:speed * i + w]) for i in range(n)]
+
+
+def scaled(img: np.ndarray, a: float) -> np.ndarray:
+    return np.clip(img.astype(np.float32) * a, 0, 255).astype(np.uint8)
+
+
+def blend(x: np.ndarray, y: np.ndarray, w: float) -> np.ndarray:
+    return np.clip(x * (1 - w) + y.astype(np.float32) * w, 0, 255).astype(np.uint8)
+
+
+def starts(shots: list[Shot]) -> list[tuple[int, str]]:
+    return [(s.start_frame, s.transition) for s in shots]
+
+
+@pytest.fixture(scope="module")
+def cuts_clip(tmp_path_factory):
+    """Three shots (two textures with different palettes around a photo), hard cuts at 20 and 45."""
+    from conftest import face_frames
+
+    frames = panning(20, 3) + face_frames(25, SIZE) + panning(25, 11, flip=True)
+    return write_clip(tmp_path_factory.mktemp("shots") / "cuts.mp4", frames)
+
+
+def test_hard_cuts_at_the_exact_frame(cuts_clip):
+    shots = detect_shots(cuts_clip)
+    assert starts(shots) == [(0, "start"), (20, "cut"), (45, "cut")]
+    assert [s.end_frame for s in shots] == [20, 45, 70]
+    assert shots[1].start_time == pytest.approx(20 / FPS) and shots[0].end_time == shots[1].start_time
+    assert shots[-1].end_time == pytest.approx(70 / FPS)
+    assert shots[1].to_json() == {"index": 1, "start_frame": 20, "end_frame": 45, "start_time": 0.8,
+                                  "end_time": 1.8, "transition": "cut"}
+
+
+def test_fade_to_black_and_back_is_one_fade(tmp_path):
+    a, b = panning(30, 3), panning(30, 11, flip=True)
+    frames = a[:20] + [scaled(a[20 + k], x) for k, x in enumerate((0.75, 0.5, 0.25))]  # 20..22 fade out
+    frames += [np.zeros_like(a[0])] * 5  # 23..27 black
+    frames += [scaled(b[k], x) for k, x in enumerate((0.25, 0.5, 0.75))] + b[3:25]  # 28.. fade in
+    shots = detect_shots(write_clip(tmp_path / "fade.mp4", frames))
+    # the new shot starts with its first visible frame; black frames never start a shot
+    assert starts(shots) == [(0, "start"), (28, "fade")]
+
+
+def test_dissolve_found_at_its_middle(tmp_path):
+    a, b = panning(50, 3), panning(50, 11, flip=True)
+    mix = [blend(a[20 + k], b[k], (k + 1) / 13) for k in range(12)]  # frames 20..31
+    shots = detect_shots(write_clip(tmp_path / "dissolve.mp4", a[:20] + mix + b[12:40]))
+    assert len(shots) == 2 and shots[1].transition == "dissolve"
+    assert abs(shots[1].start_frame - 26) <= 1  # the frame where the mix tips to the new picture
+
+
+def test_slow_pan_flash_blink_and_lighting_change_are_one_shot(tmp_path):
+    frames = textured_frames(80, SIZE)  # pans right and down, a bright patch crossing it
+    frames[15] = np.zeros_like(frames[15])  # one black frame, back to the same picture
+    frames[30] = np.full_like(frames[30], 255)  # a one-frame flash
+    frames[50:62] = [scaled(f, 1 - 0.04 * (i + 1)) for i, f in enumerate(frames[50:62])]  # lights dim
+    frames[62:] = [scaled(f, 0.52) for f in frames[62:]]
+    shots = detect_shots(write_clip(tmp_path / "pan.mp4", frames))
+    assert starts(shots) == [(0, "start")] and shots[0].end_frame == 80
+
+
+def test_streaming_matches_detect_shots(cuts_clip):
+    """Push frames from one's own decode loop: boundaries come `delay` frames late, naming their frame."""
+    det = ShotDetector(FPS)
+    returned, n = [], 0
+    with av.open(cuts_clip) as c:
+        for frame in c.decode(video=0):
+            b = det.push(n, float(frame.time), small_frame(frame))
+            assert det.pending() <= det.delay
+            if b is not None:
+                assert isinstance(b, Boundary) and b.frame == n - det.delay
+                returned.append(b)
+            n += 1
+    returned += det.flush()
+    assert det.pending() == 0
+    shots = det.shots(n, n / FPS)
+    assert [(b.frame, b.transition) for b in returned] == [(20, "cut"), (45, "cut")]
+    assert starts(shots) == starts(detect_shots(cuts_clip))
+    # without dissolves the delay is two frames: what an encoder placing keyframes at cuts needs
+    assert ShotDetector(FPS, dissolves=False).delay == 2
+
+
+def test_analysis_frames_give_the_same_cuts(cuts_clip):
+    """The encoder's 320-px analysis copies (what the pipeline and the tagger push) find the same cuts."""
+    from semcodec.encoding.frames import small_rgb
+
+    det = ShotDetector(FPS)
+    with av.open(cuts_clip) as c:
+        for n, frame in enumerate(c.decode(video=0)):
+            det.push(n, float(frame.time), small_rgb(frame, 320, 180))
+    assert starts(det.shots(n + 1, (n + 1) / FPS)) == [(0, "start"), (20, "cut"), (45, "cut")]
+
+
+def test_pyscenedetect_detectors_on_our_frames(cuts_clip):
+    """PySceneDetect's detectors, fed our frames through their per-frame API, find the same cuts."""
+    pytest.importorskip("scenedetect")
+    for method in ("psd-adaptive", "psd-content", "psd-hash"):
+        assert [s.start_frame for s in detect_shots(cuts_clip, method=method)] == [0, 20, 45], method
+
+
+def test_demo_clip_cut_at_frame_75():
+    shots = detect_shots(os.path.join(ROOT, "sample_videos", "demo.mp4"))
+    assert starts(shots) == [(0, "start"), (75, "cut")]
+    assert shots[1].start_time == pytest.approx(3.0)
+
+
+def test_min_shot_length_and_bad_use(tmp_path):
+    a, b = panning(30, 3), panning(30, 11, flip=True)
+    flicker = write_clip(tmp_path / "flicker.mp4", a[:20] + b[:4] + a[24:30] + b[4:20])  # 4-frame shot
+    assert [s.start_frame for s in detect_shots(flicker)] == [0, 20, 30]
+    assert [s.start_frame for s in detect_shots(flicker, min_shot_s=0.5)] == [0, 20]
+    with pytest.raises(ValueError):
+        ShotDetector(FPS, method="nope")
+    det = ShotDetector(FPS)
+    det.push(0, 0.0, a[0])
+    with pytest.raises(ValueError):
+        det.push(0, 0.0, a[1])
+    assert det.shots(1, 0.04)[0].end_frame == 1
+    with pytest.raises(RuntimeError):
+        det.push(5, 0.2, a[5])
+    assert ShotDetector(FPS).shots(0, 0.0) == []
+    with pytest.raises(SemcodecError):
+        detect_shots(str(tmp_path / "missing.mp4"))
+
+
+def test_grey_frames(clips):
+    """Grey input works (luma only); make_clip's texture-then-face clip cuts at its middle."""
+    path = clips("tf.mp4", frames=30, content="texture_then_face", size=(162, 96))
+    assert starts(detect_shots(path)) == [(0, "start"), (15, "cut")]
+    det = ShotDetector(FPS)
+    with av.open(path) as c:
+        for n, frame in enumerate(c.decode(video=0)):
+            det.push(n, n / FPS, frame.to_ndarray(format="gray"))
+    assert [s.start_frame for s in det.shots(30, 30 / FPS)] == [0, 15]
+
+
+# ---- real clips (../shared/videos), skipped when absent ------------------------------------------------
+def _video(name: str) -> str:
+    path = os.path.join(VIDEOS, name)
+    if not os.path.exists(path):
+        pytest.skip(f"{path} not found")
+    return path
+
+
+@pytest.mark.release
+def test_bikes_cuts_exact():
+    shots = detect_shots(_video("bikes_street_edit_scenecuts.mp4"))
+    assert starts(shots)[1:] == [(f, "cut") for f in (30, 76, 137, 187, 242)]
+
+
+@pytest.mark.release
+def test_tears_of_steel_cuts_within_two_frames():
+    listed = [52, 122, 158, 221, 309, 715, 788, 872, 901, 987, 1127, 1157, 1203, 1234, 1284, 1345, 1378,
+              1430, 1472, 1525, 1571, 1618, 1650, 1665, 1689]
+    found = [s.start_frame for s in detect_shots(_video("tears_of_steel_battle_clip.webm"))[1:]]
+    hits = [g for g in listed if any(abs(g - f) <= 2 for f in found)]
+    extra = [f for f in found if all(abs(g - f) > 2 for g in listed)]
+    assert len(hits) >= 24 and len(extra) <= 2, (found, extra)
+
+
+@pytest.mark.release
+@pytest.mark.parametrize("name", ["akiyo_qcif_news_anchor.mp4", "carphone_qcif_video_call.mp4",
+                                  "football_qcif_sports.avi", "his_girl_friday_1940_dialogue.mp4",
+                                  "flower_opening_nature.mp4", "parking_lot_cars_overhead.mp4",
+                                  "screen_pdf_document_1024x768.264"])
+def test_clips_without_cuts_are_one_shot(name):
+    assert len(detect_shots(_video(name))) == 1
