@@ -21,8 +21,8 @@ def register(sub) -> None:
     p.add_argument("--contact-sheet", metavar="IMAGE", help="write a contact sheet (.png, .jpg, .webp)")
     p.add_argument("--keyframes-dir", metavar="DIR", help="write each keyframe as a full-size JPEG here")
     p.add_argument("--max-keyframes", type=int, default=12, metavar="N", help="at most N keyframes (default 12)")
-    p.add_argument("--sample-fps", type=float, default=4.0, metavar="F",
-                   help="frames per second measured in full (default 4; every frame goes to the shot detector)")
+    p.add_argument("--sample-fps", type=float, default=2.0, metavar="F",
+                   help="frames per second measured in full (default 2; every frame goes to the shot detector)")
     p.add_argument("--clip-model", metavar="DIR",
                    help="local CLIP folder (transformers format): zero-shot scene classes and free-text tags; "
                         "needs torch and transformers")

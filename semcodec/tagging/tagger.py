@@ -60,7 +60,7 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
     return [(t, round(float(v), 3)) for t, v in tags]
 
 
-def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 4.0, shot_method: str = "adaptive",
+def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, shot_method: str = "adaptive",
               clip_model: str | None = None, progress: bool = False) -> tuple[dict, list[Candidate]]:
     """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails). With
     `clip_model` (a local CLIP folder) scene classes are zero-shot and free-text tags are added."""
