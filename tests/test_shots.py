@@ -102,6 +102,24 @@ def test_slow_pan_flash_blink_and_lighting_change_are_one_shot(tmp_path):
     assert starts(shots) == [(0, "start")] and shots[0].end_frame == 80
 
 
+def test_zoom_and_camera_shake_are_one_shot():
+    """Frames pushed straight in (no file): a fast zoom and a shaking camera change every pixel, yet the
+    picture stays the same, so neither is a cut."""
+    import cv2
+
+    big = texture_image(360, 640, 4)
+    zoom = [cv2.resize(big[3 * i:360 - 3 * i, 5 * i:640 - 5 * i], SIZE, interpolation=cv2.INTER_AREA)
+            for i in range(50)]
+    rng = np.random.default_rng(0)
+    shake = [np.ascontiguousarray(big[60 + dy:240 + dy, 100 + dx:420 + dx])
+             for dy, dx in rng.integers(-12, 13, size=(50, 2))]
+    for frames in (zoom, shake):
+        det = ShotDetector(FPS)
+        for i, f in enumerate(frames):
+            det.push(i, i / FPS, f)
+        assert len(det.shots(len(frames), len(frames) / FPS)) == 1
+
+
 def test_streaming_matches_detect_shots(cuts_clip):
     """Push frames from one's own decode loop: boundaries come `delay` frames late, naming their frame."""
     det = ShotDetector(FPS)
