@@ -51,6 +51,8 @@ def cmd_tag(args) -> int:
         save_image(args.contact_sheet, render(keyframes, labels))
     if args.keyframes_dir:
         result["keyframe_files"] = save_keyframes(args.input, [k.index for k in keyframes], args.keyframes_dir)
+    for w in result["warnings"]:
+        print(f"semcodec: warning: {w}", file=sys.stderr)
     text = json.dumps(result, indent=2)
     if args.json:
         tmp = args.json + ".partial"

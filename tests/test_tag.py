@@ -132,3 +132,19 @@ def test_bad_tag_file(cut_clip, tmp_path):
     with pytest.raises(SemcodecError, match="roi off"):
         encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, roi="off", keyframes_from=str(bad)))
     np.testing.assert_equal(os.listdir(tmp_path), ["bad.json"])
+
+
+def test_corrupt_packets_mid_file_are_skipped_with_a_warning(tmp_path, capsys):
+    src = make_clip(tmp_path / "c.mkv", frames=40, content="texture_then_face")
+    data = bytearray(open(src, "rb").read())
+    for i in range(len(data) // 2, len(data) // 2 + 3000, 7):  # scramble bytes in the middle
+        data[i] = (data[i] * 31 + 17) % 256
+    bad = tmp_path / "corrupt.mkv"
+    bad.write_bytes(bytes(data))
+    rc = main(["tag", str(bad), "--json", str(tmp_path / "t.json"), "-q"])
+    err = capsys.readouterr().err
+    assert rc == 0 and "corrupt video packet" in err
+    result = json.loads((tmp_path / "t.json").read_text())
+    assert result["decode"]["corrupt_packets_skipped"] >= 1 and result["warnings"]
+    report = encode(str(bad), str(tmp_path / "o.mp4"), EncodeSettings(progress=False))
+    assert any("corrupt" in w for w in report["warnings"])

@@ -170,6 +170,8 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
                                                    if s.start_frame <= c.index < s.end_frame)} for c in chosen],
         "timings": {"total_s": round(time.perf_counter() - t0, 3), "fps": None},
         "decode": {"corrupt_packets_skipped": stats.bad_packets},
+        "warnings": [f"{stats.bad_packets} corrupt video packet(s) skipped (first error: {stats.first_error})"]
+        if stats.bad_packets else [],
     }
     result["timings"]["fps"] = round(n / max(result["timings"]["total_s"], 1e-9), 1)
     return result, chosen
