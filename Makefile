@@ -35,6 +35,10 @@ bench: setup
 	$(PY) benchmarks/roi_vs_x264.py --codec libx264
 	$(PY) benchmarks/roi_vs_x264.py --codec libx265 --modes off,faces,auto,auto@0.3
 	$(PY) benchmarks/speed.py
+	$(PY) benchmarks/standard.py --codec libx264
+	$(PY) benchmarks/standard.py --codec libx265
+	$(PY) benchmarks/shots_vs_pyscenedetect.py
+	$(PY) benchmarks/scenes.py
 	$(PY) benchmarks/update_readme.py
 
 clean:

@@ -34,9 +34,9 @@ MID_RATES = {
 SCALES = (0.75, 1.0, 1.5, 2.25)
 
 
-def settings(progress: bool, resume: bool) -> BenchSettings:
+def settings(progress: bool, resume: bool, codec: str = "libx264") -> BenchSettings:
     points = {name: [RatePoint("bitrate", round(mid * k)) for k in SCALES] for name, mid in MID_RATES.items()}
-    return BenchSettings(codec="libx264", points=points[next(iter(points))], clip_points=points, two_pass=True,
+    return BenchSettings(codec=codec, points=points[next(iter(points))], clip_points=points, two_pass=True,
                          preset="medium", modes="baseline,roi", roi_mask=os.path.join(HERE, "face_boxes.json"),
                          metrics="psnr,ssim,vmaf,xpsnr", resume=resume, progress=progress)
 
@@ -44,8 +44,11 @@ def settings(progress: bool, resume: bool) -> BenchSettings:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--fresh", action="store_true", help="ignore earlier results and encode everything again")
-    ap.add_argument("--out", default=OUT)
+    ap.add_argument("--codec", default="libx264", choices=["libx264", "libx265"],
+                    help="libx265 writes to benchmarks/results/standard_libx265/ unless --out is given")
+    ap.add_argument("--out")
     args = ap.parse_args()
+    args.out = args.out or (OUT if args.codec == "libx264" else f"{OUT}_{args.codec}")
     clips = [os.path.join(VIDEOS, name) for name in MID_RATES]
     missing = [c for c in clips if not os.path.exists(c)]
     if missing:
@@ -53,7 +56,7 @@ def main() -> int:
         return 0
     if args.fresh and os.path.exists(os.path.join(args.out, "results.json")):
         os.unlink(os.path.join(args.out, "results.json"))
-    doc = run_bench(clips, args.out, settings(progress=sys.stderr.isatty(), resume=True))
+    doc = run_bench(clips, args.out, settings(progress=sys.stderr.isatty(), resume=True, codec=args.codec))
     print(f"{doc['run']['encoded']} points encoded, {doc['run']['reused']} reused, {doc['run']['wall_s']} s")
     print("| clip | metric | BD-rate roi vs baseline | BD-quality |")
     print("|---|---|---|---|")

@@ -65,7 +65,9 @@ def bd_table(res: dict) -> list[str]:
     head = " | ".join(metrics.values())
     lines = [f"**BD-rate of ROI vs plain {st['codec']}** (two-pass, preset {st['preset']}, four rates per clip, "
              f"PCHIP interpolation, negative = fewer bits for the same quality; "
-             f"`python benchmarks/standard.py`, full report in `benchmarks/results/standard/report.html`):", "",
+             f"`python benchmarks/standard.py --codec {st['codec']}`, full report in "
+             f"`benchmarks/results/{'standard' if st['codec'] == 'libx264' else 'standard_' + st['codec']}/report.html`):",
+             "",
              f"| clip | {head} |", "|---|" + "---|" * len(metrics)]
     for clip, r in rows.items():
         cells = []
@@ -93,9 +95,10 @@ def render() -> str:
     speed = _load("speed.json")
     if speed:
         parts += speed_table(speed)
-    standard = _load(os.path.join("standard", "results.json"))
-    if standard:
-        parts += bd_table(standard)
+    for folder in ("standard", "standard_libx265"):
+        standard = _load(os.path.join(folder, "results.json"))
+        if standard:
+            parts += bd_table(standard)
     parts += markdown_file("shots.md")
     parts += markdown_file("scenes.md")
     if not parts:
