@@ -13,7 +13,7 @@ from semcodec.bench.masks import MaskSource, weights
 from semcodec.bench.xpsnr import Xpsnr
 from semcodec.errors import SemcodecError
 from semcodec.metrics import compare
-from semcodec.metrics.quality import _frame_pairs, _planes  # the pairing and checks compare() uses
+from semcodec.metrics.quality import frame_pairs, yuv_planes  # the same pairing and checks as compare()
 
 METRICS = ("psnr", "ssim", "vmaf", "xpsnr")
 
@@ -41,7 +41,7 @@ def _second_pass(reference: str, distorted: str, want_xpsnr: bool, mask: MaskSou
     xpsnr = None
     masks = mask.frames() if mask is not None else None
     columns: dict[str, list] = {}
-    for i, (ref, dist) in enumerate(_frame_pairs(reference, distorted)):
+    for i, (ref, dist) in enumerate(frame_pairs(reference, distorted)):
         if masks is not None:
             region, soft = next(masks, (None, None))
             if region is None:
@@ -49,7 +49,7 @@ def _second_pass(reference: str, distorted: str, want_xpsnr: bool, mask: MaskSou
             if region.shape != (ref.height, ref.width):
                 raise SemcodecError(f"mask for frame {i} is {region.shape[1]}x{region.shape[0]}, "
                                     f"the clip is {ref.width}x{ref.height}")
-            ref_y, dist_y = _planes(ref)[0], _planes(dist)[0]
+            ref_y, dist_y = yuv_planes(ref)[0], yuv_planes(dist)[0]
             scores = roi_metrics.frame_scores(ref_y, dist_y, region, weights(soft))
             for key, value in scores.items():
                 columns.setdefault(key, []).append(value)

@@ -128,7 +128,7 @@ def _decode(path: str) -> Iterator[av.VideoFrame]:
         container.close()
 
 
-def _frame_pairs(reference: str, distorted: str, max_frames: int | None = None):
+def frame_pairs(reference: str, distorted: str, max_frames: int | None = None):
     """Yield (ref, dist) yuv420p frame pairs, at most ``max_frames`` of them.
 
     Both files are always decoded to the end so that a frame-count mismatch is
@@ -157,7 +157,7 @@ def _frame_pairs(reference: str, distorted: str, max_frames: int | None = None):
         raise SemcodecError(f"no video frames in {reference} or {distorted}")
 
 
-def _planes(frame: av.VideoFrame) -> list[np.ndarray]:
+def yuv_planes(frame: av.VideoFrame) -> list[np.ndarray]:
     """Y, U, V of a yuv420p frame as uint8 arrays (line padding removed)."""
     out = []
     for plane in frame.planes:
@@ -195,7 +195,7 @@ def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
 
 def _frame_scores(ref: av.VideoFrame, dist: av.VideoFrame, mask: np.ndarray | None) -> dict:
     """All PyAV-side metrics of one frame pair."""
-    ref_planes, dist_planes = _planes(ref), _planes(dist)
+    ref_planes, dist_planes = yuv_planes(ref), yuv_planes(dist)
     sizes = np.array([p.size for p in ref_planes], dtype=np.float64)
     weights = sizes / sizes.sum()  # FFmpeg's planeweight / coefs
     sq_y = np.square(ref_planes[0].astype(np.int32) - dist_planes[0])
@@ -248,7 +248,7 @@ def compare(
     """
     columns: dict[str, list] = {}
     n = 0
-    for n, (ref, dist) in enumerate(_frame_pairs(reference, distorted, max_frames), start=1):
+    for n, (ref, dist) in enumerate(frame_pairs(reference, distorted, max_frames), start=1):
         mask = None if masks is None else _get_mask(masks, n - 1, ref.width, ref.height)
         for key, value in _frame_scores(ref, dist, mask).items():
             columns.setdefault(key, []).append(value)
@@ -351,7 +351,7 @@ def ffmpeg_filter_reference(reference: str, distorted: str) -> dict:
     """
     metas: list[dict] = []
     graph = None
-    for i, (ref, dist) in enumerate(_frame_pairs(reference, distorted)):
+    for i, (ref, dist) in enumerate(frame_pairs(reference, distorted)):
         if graph is None:
             graph, src_ref, src_dist, sink = _ffmpeg_graph(ref.width, ref.height)
         for frame in (ref, dist):
