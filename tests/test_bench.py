@@ -17,7 +17,7 @@ from semcodec.bench.masks import BoxesMask
 from semcodec.bench.roi_metrics import ssim_map, weighted_mse
 from semcodec.bench.xpsnr import Xpsnr
 from semcodec.errors import SemcodecError
-from semcodec.metrics.quality import _frame_pairs, _ssim_plane
+from semcodec.metrics.quality import frame_pairs, _ssim_plane
 
 SIZE = (160, 96)
 MODES = "baseline,roi,baseline:ultrafast"  # ultrafast: clearly worse RD than medium, for the BD sign
@@ -223,7 +223,7 @@ def test_xpsnr_agrees_with_ffmpeg_xpsnr_filter(pair, tmp_path):
     theirs = [[float(v) for v in re.findall(r"XPSNR [yuv]: ([0-9.]+)", line)]
               for line in stats.read_text().splitlines() if line.startswith("n:")]
     x = None
-    for r, d in _frame_pairs(ref, dist):
+    for r, d in frame_pairs(ref, dist):
         x = x or Xpsnr(r.width, r.height, 25)
         x.push(r, d)
     ours = x.finish()
