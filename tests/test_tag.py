@@ -148,3 +148,12 @@ def test_corrupt_packets_mid_file_are_skipped_with_a_warning(tmp_path, capsys):
     assert result["decode"]["corrupt_packets_skipped"] >= 1 and result["warnings"]
     report = encode(str(bad), str(tmp_path / "o.mp4"), EncodeSettings(progress=False))
     assert any("corrupt" in w for w in report["warnings"])
+
+
+def test_topic_tags_from_title_and_description(cut_clip):
+    result, _ = tag_video(cut_clip, words=["Astronaut interview on the space shuttle",
+                                           "An astronaut talks about the space shuttle launch."])
+    topics = [t["tag"] for t in result["tags"] if t["kind"] == "topic"]
+    assert any("astronaut" in t for t in topics) and any("shuttle" in t for t in topics)
+    assert all(0 < t["score"] <= 1 for t in result["tags"] if t["kind"] == "topic")
+    assert not [t for t in tag_video(cut_clip)[0]["tags"] if t["kind"] == "topic"]

@@ -25,6 +25,7 @@ from semcodec.scenes.classify import CLASSES, classify, summarize
 from semcodec.scenes.features import measure
 from semcodec.shots import ShotDetector
 from semcodec.tagging.keyframes import Candidate, colour_hist, frame_quality, select
+from semcodec.tagging.words import topic_tags
 
 SCHEMA = "semcodec.tags/1"
 MAX_CANDIDATES_PER_SHOT = 8  # bounds memory on long shots: only the best few thumbnails are kept
@@ -61,7 +62,8 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
 
 
 def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, shot_method: str = "adaptive",
-              clip_model: str | None = None, progress: bool = False) -> tuple[dict, list[Candidate]]:
+              clip_model: str | None = None, words: list[str] | None = None,
+              progress: bool = False) -> tuple[dict, list[Candidate]]:
     """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails). With
     `clip_model` (a local CLIP folder) scene classes are zero-shot and free-text tags are added."""
     t0 = time.perf_counter()
@@ -165,7 +167,8 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
                       "motion": "camera-compensated difference", "shots": shot_method,
                       "scene": f"clip:{clip.name}" if clip else "embedded rules (semcodec/scenes/classify.py)"},
         "shots": out_shots,
-        "tags": _video_tags(out_shots),
+        "tags": _video_tags(out_shots) + [{"tag": t, "kind": "topic", "score": v}
+                                          for t, v in topic_tags(words or [])],
         "keyframes": [{**c.to_json(), "shot": next(i for i, s in enumerate(shot_list)
                                                    if s.start_frame <= c.index < s.end_frame)} for c in chosen],
         "timings": {"total_s": round(time.perf_counter() - t0, 3), "fps": None},
