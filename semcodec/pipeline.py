@@ -247,8 +247,9 @@ class _Job:
                 ef, job, index = queue.popleft()
                 if detector and queue and queue[-1][1] is not None:
                     queue[-1][1].result()
-                if index in self.cuts:
-                    ef.pict_type = PictureType.I  # IDR at the cut (forced-idr)
+                # decoded frames carry the source's picture types; passed on, every source I-frame
+                # (every frame of an intra-only input) would become an encoder keyframe
+                ef.pict_type = PictureType.I if index in self.cuts else PictureType.NONE  # IDR at cuts
                 if self.mapper:
                     dq = job.result() if job is not None else offsets_log.read()
                     if dq is None:  # pass 2 decoded more frames than pass 1: no map for the extra

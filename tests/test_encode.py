@@ -400,3 +400,13 @@ def test_x265_face_appearing_mid_clip(tmp_path):
                           cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert proc.returncode == 0, proc.stderr[-500:]
     assert frame_count(out) == 40
+
+
+def test_source_keyframes_are_not_copied(tmp_path):
+    """An intra-only source (MJPEG here) must not make every output frame a keyframe."""
+    src = make_clip(tmp_path / "intra.avi", frames=20, codec="mjpeg", pix_fmt="yuvj420p")
+    for roi in ("off", "auto"):
+        out = tmp_path / f"{roi}.mp4"
+        encode(src, str(out), EncodeSettings(progress=False, roi=roi))
+        with av.open(str(out)) as c:
+            assert [i for i, f in enumerate(c.decode(video=0)) if f.key_frame] == [0]
