@@ -1,0 +1,414 @@
+"""Semantic mode: video -> .semz (captions + tiny guide images + optional pixel fallback) -> video.
+
+encode_semantic():
+  1. `tag_video` (one decode): shots, scene classes, measurements, keyframes.
+  2. one decode: the guide frame(s) of every shot (a keyframe, or the middle frame), kept small.
+  3. per guide: shrink to --guide-size, code with WebP/AVIF/JPEG, decode back (what the decoder sees);
+     per shot: caption (model or analyzers) and region layout (faces, text, objects).
+  4. one decode: Y-PSNR of the offline reconstruction per shot; with --hybrid-threshold, each shot is
+     also coded with libx264 at --fallback-crf and kept where the reconstruction scores below it.
+decode_semantic(): the guides go through the generator (default: upscaler), held over each shot (or
+blended between a shot's guides); hybrid shots are decoded from their H.264 segment; libx264 MP4 out.
+"""
+from __future__ import annotations
+
+import io
+import logging
+import math
+import os
+import sys
+import time
+from fractions import Fraction
+
+import av
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from semcodec import __version__
+from semcodec.errors import SemcodecError
+from semcodec.semantic import format as semz
+from semcodec.semantic.caption import ModelCaptioner, compose_caption
+from semcodec.semantic.generate import OfflineGenerator
+
+log = logging.getLogger("semcodec")
+ANALYSIS_LONG_SIDE = 320
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 limited-range luma, as swscale makes it for yuv420p."""
+    r, g, b = (rgb[..., i].astype(np.float32) for i in range(3))
+    return 16.0 + (65.481 * r + 128.553 * g + 24.966 * b) / 255.0
+
+
+def _y_plane(frame: av.VideoFrame, w: int, h: int) -> np.ndarray:
+    f = frame.reformat(format="yuv420p") if frame.format.name != "yuv420p" else frame
+    plane = f.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[:h, :w]
+    return y.astype(np.float32)
+
+
+def _psnr(mse: float) -> float:
+    return 100.0 if mse <= 1e-10 else min(100.0, 10 * math.log10(255.0 ** 2 / mse))
+
+
+def _fit(w: int, h: int, long_side: int) -> tuple[int, int]:
+    s = min(1.0, long_side / max(w, h))
+    return max(1, int(round(w * s))), max(1, int(round(h * s)))
+
+
+def strip_sei(stream: bytes) -> bytes:
+    """Drop SEI NAL units (x264 writes its full settings string, ~600 bytes, in one) from Annex-B H.264."""
+    out, i, n = bytearray(), 0, len(stream)
+    starts = []
+    while True:
+        j = stream.find(b"\x00\x00\x01", i)
+        if j < 0:
+            break
+        starts.append(j)
+        i = j + 3
+    for k, s in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else n
+        while end > s + 3 and k + 1 < len(starts) and stream[end - 1] == 0:
+            end -= 1  # the zero of a 4-byte start code belongs to the next unit
+        nal = stream[s + 3:end]
+        if nal and nal[0] & 0x1F == 6:
+            continue
+        out += b"\x00\x00\x00\x01" + nal
+    return bytes(out)
+
+
+class _ShotEncoder:
+    """libx264 (Annex-B elementary stream, in memory) for one shot's frames."""
+
+    def __init__(self, w: int, h: int, fps: Fraction, crf: int, frames: int):
+        self.buf = io.BytesIO()
+        self.out = av.open(self.buf, "w", format="h264")
+        self.stream = self.out.add_stream("libx264", rate=fps)
+        self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
+        self.tb = self.stream.time_base = 1 / fps  # kept: the muxer changes the stream's time base
+        self.stream.options = {"crf": str(crf), "preset": "medium", "keyint": str(max(frames, 1)),
+                               "x264-params": "keyint=%d:scenecut=0" % max(frames, 1)}
+        self.n = 0
+
+    def add(self, frame: av.VideoFrame) -> None:
+        f = frame.reformat(width=self.stream.width, height=self.stream.height, format="yuv420p")
+        f = av.VideoFrame.from_ndarray(f.to_ndarray(), format="yuv420p")
+        f.pts, f.time_base = self.n, self.tb
+        self.n += 1
+        for p in self.stream.encode(f):
+            self.out.mux(p)
+
+    def finish(self) -> bytes:
+        for p in self.stream.encode(None):
+            self.out.mux(p)
+        self.out.close()
+        return strip_sei(self.buf.getvalue())
+
+
+def reconstruction_for(shot: semz.ShotEntry, pictures, frame: int) -> np.ndarray:
+    """The offline hold: the guide picture of the shot; with several guides, a linear blend between
+    the two around `frame` (held before the first and after the last). No camera motion is invented.
+    `pictures` is a list, or a function k -> picture of guide k (made on demand)."""
+    get = pictures.__getitem__ if isinstance(pictures, list) else pictures
+    frames = [g.frame for g in shot.guides]
+    if len(frames) == 1 or frame <= frames[0]:
+        return get(0)
+    if frame >= frames[-1]:
+        return get(len(frames) - 1)
+    k = int(np.searchsorted(frames, frame, side="right")) - 1
+    a = (frame - frames[k]) / (frames[k + 1] - frames[k])
+    return cv2.addWeighted(get(k), 1 - a, get(k + 1), a, 0)
+
+
+class _Pictures:
+    """Generated pictures of one shot's guides, made when first needed; at most two are held (the
+    decoder walks frames in order), so memory stays at two frames whatever the guide count."""
+
+    def __init__(self, f: semz.SemzFile, shot: semz.ShotEntry, gen, seed: int, w: int, h: int):
+        self.f, self.shot, self.gen, self.seed, self.w, self.h = f, shot, gen, seed, w, h
+        self.cache: dict = {}
+
+    def __call__(self, k: int) -> np.ndarray:
+        if k not in self.cache:
+            for old in [j for j in self.cache if j < k - 1 or j > k + 1]:
+                del self.cache[old]
+            g = self.shot.guides[k]
+            self.cache[k] = self.gen(self.shot.caption, semz.decode_guide(self.f, g), self.w, self.h,
+                                     self.seed + g.chunk)
+        return self.cache[k]
+
+
+def encode_semantic(input_path: str, output_path: str, *, captioner: str | None = None, guide_size: int = 64,
+                    guide_codec: str = "webp", guide_quality: int = 50, guide_every: float = 0.0,
+                    hybrid_threshold: float | None = None, fallback_crf: int = 40,
+                    yolo_weights: str | None = None, progress: bool = False) -> dict:
+    """Encode `input_path` to a .semz file. Returns a report (JSON-ready)."""
+    from semcodec.analysis.base import AnalysisFrame
+    from semcodec.analysis.faces import FaceAnalyzer
+    from semcodec.analysis.objects import ObjectAnalyzer
+    from semcodec.analysis.text import TextAnalyzer
+    from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
+    from semcodec.tagging.tagger import tag_video
+
+    t0 = time.perf_counter()
+    if not 8 <= guide_size <= semz.MAX_GUIDE_DIM:
+        raise SemcodecError(f"--guide-size must be in [8, {semz.MAX_GUIDE_DIM}]")
+    if guide_codec not in semz.GUIDE_CODECS:
+        raise SemcodecError(f"--guide-codec must be one of {', '.join(semz.GUIDE_CODECS)}")
+    if guide_codec not in semz.guide_codecs_available():
+        raise SemcodecError(f"Pillow here cannot write {guide_codec}; available: {', '.join(semz.guide_codecs_available())}")
+    if not 1 <= guide_quality <= 100:
+        raise SemcodecError("--guide-quality must be in [1, 100]")
+    if not 0 <= fallback_crf <= 51:
+        raise SemcodecError("--fallback-crf must be in [0, 51]")
+    if guide_every < 0:
+        raise SemcodecError("--guide-every must be >= 0")
+    if not output_path.lower().endswith(".semz"):
+        raise SemcodecError("output must end in .semz")
+    out_dir = os.path.dirname(os.path.abspath(output_path))
+    if not os.path.isdir(out_dir):
+        raise SemcodecError(f"output folder does not exist: {out_dir}")
+    if os.path.exists(input_path) and os.path.abspath(input_path) == os.path.abspath(output_path):
+        raise SemcodecError(f"output path is the input file: {output_path}")
+    model = ModelCaptioner(captioner) if captioner else None  # fail before decoding anything
+
+    info = probe(input_path)
+    tags, _ = tag_video(input_path, max_keyframes=4096, progress=progress)
+    fps = Fraction(info.average_rate).limit_denominator(1_000_000)
+    w, h = info.width - info.width % 2, info.height - info.height % 2
+    n_frames = tags["video"]["frames"]
+    shots_json = tags["shots"]
+    t_tag = time.perf_counter() - t0
+
+    # guide frames per shot
+    plan: list[list[int]] = []
+    for s in shots_json:
+        a, b = s["start_frame"], s["end_frame"]
+        if guide_every > 0:
+            k = max(1, math.ceil((b - a) / max(1.0, guide_every * float(fps))))
+            plan.append(sorted({a + int((j + 0.5) * (b - a) / k) for j in range(k)}))
+        elif s.get("keyframes"):
+            best = max(s["keyframes"], key=lambda kf: kf["score"])
+            plan.append([best["frame"]])
+        else:
+            plan.append([(a + b - 1) // 2])
+    wanted = {f: i for i, fr in enumerate(plan) for f in fr}
+    keep_side = max(ANALYSIS_LONG_SIDE, guide_size)
+    kw_, kh_ = _fit(w, h, keep_side)
+    kw_, kh_ = max(2, kw_ // 2 * 2), max(2, kh_ // 2 * 2)
+    kept: dict[int, np.ndarray] = {}
+    stats = DecodeStats()
+    with open_input(input_path) as container:
+        for n, (kind, frame) in enumerate(x for x in iter_packets_and_frames(container, stats) if x[0] == "video"):
+            if n in wanted:
+                kept[n] = frame.reformat(width=kw_, height=kh_, format="rgb24", interpolation="AREA").to_ndarray()
+            if len(kept) == len(wanted):
+                break
+
+    # guides, captions, regions
+    gw, gh = _fit(w, h, guide_size)
+    faces, text = FaceAnalyzer(), TextAnalyzer()
+    faces.load()
+    objects = ObjectAnalyzer(yolo_weights) if yolo_weights else None
+    if objects is not None and not objects.load():
+        raise SemcodecError(f"--yolo-weights: {objects.reason}")
+    entries: list[semz.ShotEntry] = []
+    chunk = 0
+    for i, s in enumerate(shots_json):
+        entry = semz.ShotEntry(s["start_frame"], s["end_frame"], "", s["scene"]["class"])
+        for f in plan[i]:
+            rgb = kept.get(f)
+            if rgb is None:  # decode ended early (should not happen): use the last kept frame
+                rgb = kept[max(kept)] if kept else np.zeros((kh_, kw_, 3), np.uint8)
+            small = cv2.resize(rgb, (gw, gh), interpolation=cv2.INTER_AREA)
+            data = semz.encode_guide(small, guide_codec, guide_quality)
+            g = semz.Guide(f, chunk, data)
+            chunk += 1
+            entry.guides.append(g)
+        first = kept.get(plan[i][0])
+        if first is None:
+            first = np.zeros((kh_, kw_, 3), np.uint8)
+        aw, ah = _fit(first.shape[1], first.shape[0], ANALYSIS_LONG_SIDE)
+        arg = cv2.resize(first, (aw, ah), interpolation=cv2.INTER_AREA)
+        af = AnalysisFrame(plan[i][0], 0.0, arg, cv2.cvtColor(arg, cv2.COLOR_RGB2GRAY))
+        regions = []
+        if faces.available:
+            regions += [semz.Region("face", tuple(r.box)) for r in faces.analyze(af).regions]
+        if s["measurements"].get("text_area", 0) > 0.01:  # the stroke detector fires on texture now and then
+            regions += [semz.Region("text", tuple(r.box)) for r in text.analyze(af).regions
+                        if (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) > 0.002][:8]
+        if objects is not None:
+            regions += [semz.Region(r.label[:semz.MAX_LABEL_CHARS], tuple(r.box)) for r in objects.analyze(af).regions][:16]
+        entry.regions = [semz.Region(r.label, tuple(min(1.0, max(0.0, float(v))) for v in r.box))
+                         for r in regions][:semz.MAX_REGIONS]
+        entry.caption = model(first) if model else compose_caption(entry.scene, s["measurements"], regions, first)
+        entry.caption = entry.caption[:semz.MAX_CAPTION_CHARS]
+        entries.append(entry)
+
+    f = semz.SemzFile(w, h, fps, n_frames, guide_codec, gw, gh, entries, info.duration_s,
+                      f"semcodec {__version__}", f"model:{model.name}" if model else "analyzers")
+    del kept  # what follows needs only the coded guides
+    offline = OfflineGenerator()
+
+    # per-shot PSNR of the reconstruction; hybrid: each shot also coded with x264, kept where needed
+    hybrid = hybrid_threshold is not None
+    sse = [0.0] * len(entries)
+    segments: dict[int, bytes] = {}
+    shot_of = np.zeros(n_frames, np.int32)
+    for i, e in enumerate(entries):
+        shot_of[e.start:e.end] = i
+    enc = None
+    cur = -1
+    bar = tqdm(total=n_frames, unit="frame", disable=not progress, leave=False, desc="measure")
+    with open_input(input_path) as container:
+        stats = DecodeStats()
+        n = 0
+        for kind, frame in iter_packets_and_frames(container, stats):
+            if kind != "video" or n >= n_frames:
+                continue
+            i = int(shot_of[n])
+            if i != cur:
+                if enc is not None:
+                    segments[cur] = enc.finish()
+                cur = i
+                recon = _Pictures(f, entries[i], offline, 0, w, h)  # what the offline decoder will show
+                enc = _ShotEncoder(w, h, fps, fallback_crf, entries[i].end - entries[i].start) if hybrid else None
+            ref = _y_plane(frame, w, h)
+            rec = _luma(reconstruction_for(entries[i], recon, n))
+            rec = np.clip(np.floor(rec + 0.5), 0, 255)
+            sse[i] += float(np.mean((ref - rec) ** 2))
+            if enc is not None:
+                enc.add(frame)
+            n += 1
+            bar.update(1)
+        bar.close()
+        if enc is not None:
+            segments[cur] = enc.finish()
+    pix = 0
+    for i, e in enumerate(entries):
+        e.psnr = _psnr(sse[i] / max(1, e.end - e.start))
+        if hybrid and e.psnr < hybrid_threshold and segments.get(i):
+            e.pixels, e.pixel_data = pix, segments[i]
+            pix += 1
+            # a hybrid shot needs no guide: its pixels are sent; drop the guides to save bytes
+            e.guides = []
+    # renumber guide chunks after dropping hybrid shots' guides
+    c = 0
+    for e in entries:
+        for g in e.guides:
+            g.chunk = c
+            c += 1
+    size = semz.write(output_path, f)
+    seconds = time.perf_counter() - t0
+    dur = float(n_frames / fps)
+    return {
+        "schema": "semcodec.semantic_report/1", "input": input_path, "output": output_path,
+        "bytes": size, "bits_per_second": round(size * 8 / dur, 1) if dur else None,
+        "bits_per_pixel": size * 8 / (w * h * n_frames),
+        "video": {"width": w, "height": h, "fps": str(fps), "frames": n_frames, "duration_s": round(dur, 4)},
+        "shots": len(entries), "hybrid_shots": pix, "guide": {"codec": guide_codec, "width": gw, "height": gh,
+                                                              "quality": guide_quality},
+        "guide_bytes": sum(len(g.data) for e in entries for g in e.guides),
+        "pixel_bytes": sum(len(e.pixel_data) for e in entries),
+        "captioner": f.captioner,
+        "per_shot": [{"start": e.start, "end": e.end, "caption": e.caption, "scene": e.scene,
+                      "psnr_y": round(e.psnr, 2), "hybrid": e.pixels is not None} for e in entries],
+        "timings": {"tag_s": round(t_tag, 2), "total_s": round(seconds, 2)},
+    }
+
+
+def decode_semantic(input_path: str, output_path: str, *, generator: str | None = None, seed: int = 0,
+                    steps: int = 20, generator_mode: str = "img2img", strength: float = 0.55,
+                    gen_size: int = 512, crf: int = 16, progress: bool = False) -> dict:
+    """Decode a .semz file to a playable MP4/MKV (libx264) with the source's frame count and rate."""
+    from semcodec.io.writer import atomic_output, check_output_path, container_format
+
+    t0 = time.perf_counter()
+    check_output_path(input_path, output_path)
+    fmt = container_format(output_path)
+    f = semz.read(input_path)
+    gen = OfflineGenerator()
+    if generator:
+        from semcodec.semantic.generate import DiffusersGenerator
+
+        gen = DiffusersGenerator(generator, steps=steps, mode=generator_mode, strength=strength, size=gen_size)
+    w, h = f.width - f.width % 2, f.height - f.height % 2
+    bar = tqdm(total=f.frames, unit="frame", disable=not progress, leave=False, desc="decode")
+    written = 0
+    with atomic_output(output_path) as tmp:
+        out = av.open(tmp, "w", format=fmt)
+        try:
+            st = out.add_stream("libx264", rate=f.fps)
+            st.width, st.height, st.pix_fmt = w, h, "yuv420p"
+            tb = st.time_base = 1 / f.fps  # kept: the muxer changes the stream's time base on first write
+            st.options = {"crf": str(crf), "preset": "veryfast"}
+
+            def emit(img: np.ndarray | av.VideoFrame):
+                nonlocal written
+                if isinstance(img, np.ndarray):
+                    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+                else:  # a decoded segment frame: copy the pixels only (no timestamps, picture type, side data)
+                    vf = av.VideoFrame.from_ndarray(
+                        img.reformat(width=w, height=h, format="yuv420p").to_ndarray(), format="yuv420p")
+                vf = vf.reformat(width=w, height=h, format="yuv420p")
+                vf.pts, vf.time_base = written, tb
+                for p in st.encode(vf):
+                    out.mux(p)
+                written += 1
+                bar.update(1)
+
+            for e in f.shots:
+                length = e.end - e.start
+                if e.pixels is not None:
+                    got = 0
+                    last = None
+                    for vf in _segment_frames(e.pixel_data, f.width, f.height, length):
+                        emit(vf)
+                        last, got = vf, got + 1
+                    if got == 0 and not e.guides:
+                        raise SemcodecError(f"pixel segment of the shot at frame {e.start} holds no frame")
+                    if got < length:
+                        fill = last.to_ndarray(format="rgb24") if last is not None else None
+                        for k in range(got, length):
+                            emit(fill if fill is not None else
+                                 reconstruction_for(e, _Pictures(f, e, gen, seed, w, h), e.start + k))
+                    continue
+                pics = _Pictures(f, e, gen, seed, w, h)
+                for k in range(length):
+                    emit(reconstruction_for(e, pics, e.start + k))
+            for p in st.encode(None):
+                out.mux(p)
+        except av.error.FFmpegError as exc:
+            raise SemcodecError(f"cannot write {output_path}: {exc.strerror or exc}") from exc
+        finally:
+            out.close()
+            bar.close()
+    return {"input": input_path, "output": output_path, "frames": written, "fps": str(f.fps),
+            "duration_s": round(float(f.duration), 4), "width": w, "height": h, "generator": gen.name,
+            "seed": seed, "hybrid_shots": sum(e.pixels is not None for e in f.shots),
+            "seconds": round(time.perf_counter() - t0, 2)}
+
+
+def _segment_frames(data: bytes, width: int, height: int, limit: int):
+    """Frames of an H.264 elementary stream held in memory; at most `limit`, each checked for size."""
+    n = 0
+    try:
+        with av.open(io.BytesIO(data), "r", format="h264") as c:
+            if not c.streams.video:
+                raise SemcodecError("not a valid .semz file: pixel segment holds no video stream")
+            vs = c.streams.video[0]
+            # FFmpeg refuses (rather than allocates) pictures larger than the video: a hostile SPS
+            # cannot make the decoder allocate more than one frame of the declared size
+            vs.codec_context.options = {"max_pixels": str((width + 64) * (height + 64))}  # + alignment padding
+            for packet in c.demux(vs):
+                for vf in packet.decode():
+                    if (vf.width, vf.height) != (width - width % 2, height - height % 2) and \
+                            (vf.width, vf.height) != (width, height):
+                        raise SemcodecError(f"pixel segment is {vf.width}x{vf.height}, video is {width}x{height}")
+                    yield vf
+                    n += 1
+                    if n >= limit:
+                        return
+    except av.error.FFmpegError as exc:
+        raise SemcodecError(f"not a valid .semz file: pixel segment does not decode ({exc.strerror or exc})") from None
