@@ -34,8 +34,8 @@ def register(sub) -> None:
                "  semcodec encode in.mp4 -o plain.mp4 --roi off           # same settings, no map\n"
                "  semcodec encode in.mp4 -o out.mkv --codec libx265 --roi faces,text --save-maps maps.mp4",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    enc.add_argument("input", help="input video (anything FFmpeg reads)")
-    enc.add_argument("-o", "--output", required=True, help="output file: .mp4, .mov or .mkv")
+    enc.add_argument("input", help="input video (anything FFmpeg reads), or a folder: batch, every video in it")
+    enc.add_argument("-o", "--output", required=True, help="output file: .mp4, .mov or .mkv (a folder in batch mode)")
     enc.add_argument("--codec", default="libx264", choices=["libx264", "libx265", "libvpx-vp9", "libsvtav1"],
                      help="encoder (default libx264). libsvtav1 ignores block maps: it is encoded plain")
     rate = enc.add_mutually_exclusive_group()
@@ -58,10 +58,36 @@ def register(sub) -> None:
                      help="shot-aware plan from `semcodec tag` output (or 'auto' to tag first): IDR at each "
                           "shot, ROI strength by scene class, more bits at the selected keyframes; all "
                           "decisions go into the report")
+    txt = enc.add_argument_group("text guidance (subtitles, transcripts, prompts)")
+    txt.add_argument("--subtitles", metavar="FILE|auto",
+                     help="timed text that steers the bits: .srt, .vtt, a timestamped transcript, a video's text "
+                          "subtitle track (FILE.mkv, FILE.mkv#N for stream N), or 'auto' (INPUT's .srt/.vtt "
+                          "sidecar, else its first text subtitle stream). Intense lines get more bits (the "
+                          "rest pays); regions a line talks about get more bits while it is on screen")
+    txt.add_argument("--prompt", metavar="TEXT",
+                     help="text for the whole video, e.g. 'the faces' or 'the car on the left': the regions it "
+                          "names get more bits; naming something absent changes nothing")
+    txt.add_argument("--emotion-strength", type=float, default=4.0, metavar="QP",
+                     help="QP between the calmest and the most intense moment of the subtitles (default 4; "
+                          "0 = no temporal shift); balanced so the size stays put at the same CRF")
+    txt.add_argument("--emotion-model", metavar="DIR",
+                     help="local transformers emotion classifier folder (default: VADER + MiniLM prototypes)")
     enc.add_argument("--save-maps", metavar="PATH", help="also write a video of importance map and offsets")
     enc.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     enc.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     enc.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    par = enc.add_argument_group("scaling out (chunked at shot boundaries, resumable; INPUT may be a folder)")
+    par.add_argument("--workers", type=int, metavar="N",
+                     help="encode chunks on N local processes (default with --work-dir/--chunk-*: all cores)")
+    par.add_argument("--ray", metavar="ADDRESS|local",
+                     help="encode chunks as Ray tasks on the cluster at ADDRESS ('auto', 'ray://host:10001'), "
+                          "or on a local Ray started for this run ('local'); needs pip install 'semcodec[parallel]'")
+    par.add_argument("--chunk-min-s", type=float, default=None, metavar="S", help="shortest chunk (default 2 s)")
+    par.add_argument("--chunk-max-s", type=float, default=None, metavar="S",
+                     help="longest chunk; longer shots are split (default 20 s)")
+    par.add_argument("--work-dir", metavar="DIR",
+                     help="keep chunks and the manifest here; a re-run resumes (default: a hidden folder beside "
+                          "the output, removed after success)")
     enc.set_defaults(func=cmd_encode)
 
 
@@ -86,6 +112,21 @@ def _summary(report: dict) -> str:
     shots = report["shots"]
     if shots["method"] != "off":
         lines.append(f"shots: {shots['method']}; keyframes (IDR) at frames {shots['keyframes_at'] or 'none'}")
+    text = report.get("text")
+    if text:
+        src = text["source"]
+        what = f"{src['kind']} {os.path.basename(src['path'] or '')}".strip() if src else "prompt only"
+        curve = text["curve"]
+        line = f"text: {what}, {text['cues']} cues, emotion by {text['emotion_method']}"
+        if curve:
+            line += (f"; frame offsets {curve['offset_qp_min']:+.2f}..{curve['offset_qp_max']:+.2f} QP "
+                     f"({curve['frames_more_bits']} frames get more bits)")
+        lines.append(line)
+        lines.append(f"  cross-attention boosted regions on {text['frames_boosted']} of {text['frames_analysed']} "
+                     "frames" + (f"; prompt {text['prompt']['text']!r}: "
+                                 + (", ".join(f"{k} on {v['frames']} frames" for k, v in text['prompt']['boosted'].items())
+                                    or "names nothing in the picture")
+                                 if text.get("prompt") and "boosted" in text["prompt"] else ""))
     for d in shots["plan"] or []:
         what = d.get("class") or ", ".join(f"{k}={v}" for k, v in d.items() if k not in ("video", "why", "keyframes"))
         lines.append(f"  plan {('shot ' + str(d['shot'] + 1)) if 'shot' in d else 'video':<8} {what}: {d['why']}")
@@ -98,9 +139,13 @@ def cmd_encode(args) -> int:
     settings = EncodeSettings(codec=args.codec, crf=args.crf, bitrate=args.bitrate, two_pass=args.two_pass,
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,
                               save_maps=args.save_maps, yolo_weights=args.yolo_weights, shots=args.shots,
-                              keyframes_from=args.keyframes_from, progress=not args.quiet and sys.stderr.isatty())
+                              keyframes_from=args.keyframes_from, subtitles=args.subtitles, prompt=args.prompt,
+                              emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
+                              progress=not args.quiet and sys.stderr.isatty())
     if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
         raise SemcodecError(f"report folder does not exist: {os.path.dirname(os.path.abspath(args.report))}")
+    if os.path.isdir(args.input) or _parallel_wanted(args):
+        return _cmd_parallel(args, settings)
     report = encode(args.input, args.output, settings)
     if args.report:
         with open(args.report, "w") as f:
@@ -109,4 +154,52 @@ def cmd_encode(args) -> int:
         print(json.dumps(report, indent=2))
     elif not args.quiet:
         print(_summary(report), file=sys.stderr)
+    return 0
+
+
+def _parallel_wanted(args) -> bool:
+    return any(getattr(args, k, None) is not None for k in ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir"))
+
+
+def _cmd_parallel(args, settings) -> int:
+    """Chunked encode (--workers/--ray/...) of one file, or the batch form INPUT_DIR/ -o OUTDIR/."""
+    from semcodec.parallel import ParallelOptions, encode_batch, encode_parallel
+
+    if args.workers is not None and args.workers < 1:
+        raise SemcodecError("--workers must be at least 1")
+    lo, hi = args.chunk_min_s, args.chunk_max_s  # a default gives way to the other bound when only one is set
+    opts = ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
+                           chunk_min_s=lo if lo is not None else min(2.0, hi or 2.0),
+                           chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0))
+    if os.path.isdir(args.input):
+        def show(row):
+            if not args.quiet:
+                print(f"{'ok  ' if row['ok'] else 'FAIL'} {row['input']}: " + (
+                    f"{row['frames']} frames, {row['bytes'] / 1024:.1f} KiB in {row['seconds']} s" if row["ok"]
+                    else row["error"]), file=sys.stderr)
+
+        res = encode_batch(args.input, args.output, settings, opts, parallel=_parallel_wanted(args), on_result=show)
+        if args.report:
+            with open(args.report, "w") as f:
+                json.dump(res, f, indent=2)
+        if args.json:
+            print(json.dumps(res, indent=2))
+        n, bad = len(res["results"]), res["failed"]
+        print(f"semcodec: {n - len(bad)} of {n} videos encoded" + (
+            f"; failed: {', '.join(bad)}" if bad else ""), file=sys.stderr)
+        return 1 if bad else 0
+    report = encode_parallel(args.input, args.output, settings, opts)
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump(report, f, indent=2)
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif not args.quiet:
+        par = report["parallel"]
+        print(_summary(report), file=sys.stderr)
+        print(f"chunks: {len(par['chunks'])} on {par['backend']} ({par['workers']} workers, "
+              f"{par['threads_per_chunk']} thread each); reused {len(par['chunks_reused'])}, "
+              f"encoded {len(par['chunks_encoded_now'])}" + (
+                  f"; budget {par['budget']['video_kbps']} of {par['budget']['target_kbps']} kb/s"
+                  if par["budget"] else ""), file=sys.stderr)
     return 0

@@ -6,11 +6,11 @@ import argparse
 import logging
 import sys
 
-from cli import bench, capabilities, encode, semantic, tag
+from cli import analyze, bench, capabilities, encode, semantic, tag
 from semcodec import __version__
 from semcodec.errors import SemcodecError
 
-COMMANDS = [encode, tag, capabilities, bench, semantic]
+COMMANDS = [encode, analyze, tag, capabilities, bench, semantic]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -51,7 +51,20 @@ class EncodeSettings:
     yolo_weights: str | None = None
     shots: str = "auto"  # auto: keyframe (IDR) at every detected cut; off: leave keyframes to the encoder
     keyframes_from: str | None = None  # a `semcodec tag` JSON, or 'auto' to tag first: shot-aware plan
+    subtitles: str | None = None  # .srt/.vtt/transcript file, FILE#N (a media file's stream N), or 'auto'
+    prompt: str | None = None  # text for the whole video: its regions get the bits ("the faces")
+    emotion_strength: float = 4.0  # QP between the calmest and the most intense moment of the subtitles
+    emotion_model: str | None = None  # local transformers emotion classifier folder (default VADER + MiniLM)
     progress: bool = True
+    # one chunk of a parallel encode (semcodec.parallel): only input frames [start_frame, end_frame)
+    start_frame: int = 0
+    end_frame: int | None = None
+    seek_pts: int | None = None  # pts of start_frame (input video time base): seek there, not decode from 0
+    encoder_threads: int | None = None  # fixed encoder thread count (deterministic output); None: FFmpeg's
+    audio: bool = True  # copy the input's audio (chunks carry none: it is joined once)
+
+    def ranged(self) -> bool:
+        return bool(self.start_frame) or self.end_frame is not None
 
     def rate_control(self) -> RateControl:
         if self.crf is not None and self.bitrate:
@@ -62,6 +75,8 @@ class EncodeSettings:
             raise SemcodecError("--bitrate must be positive")
         if not 0 <= self.roi_strength <= 1:
             raise SemcodecError("--roi-strength must be in [0, 1]")
+        if not 0 <= self.emotion_strength <= 24:
+            raise SemcodecError("--emotion-strength must be in [0, 24] QP")
         if self.two_pass and not caps_for(self.codec).two_pass:
             raise SemcodecError(f"two-pass is supported with libx264 and libx265, not {self.codec}")
         crf = self.crf if self.crf is not None or self.bitrate else DEFAULT_CRF.get(self.codec, 23)
@@ -129,6 +144,7 @@ class _Job:
         self.aw, self.ah = analysis_size(self.prep.width, self.prep.height)
         self._setup_roi()
         self._setup_shots()
+        self._setup_text()
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)
@@ -193,6 +209,23 @@ class _Job:
         elif s.shots == "auto":
             self.shots_method = "streaming detector (cuts and fades)"
 
+    def _setup_text(self) -> None:
+        """Subtitles / transcript / prompt: read up front, emotion curve and phrase queries ready."""
+        s = self.s
+        self.text = None
+        if not s.subtitles and s.prompt is None:
+            return
+        if s.roi.strip().lower() == "off":
+            raise SemcodecError("--subtitles and --prompt need the semantic mode (drop --roi off)")
+        if self.mapper is None:
+            self.warn(f"--subtitles/--prompt ignored: no block map on this encode ({self.roi_note})")
+            return
+        from semcodec.text.guide import TextGuide, video_frame_times
+
+        times = video_frame_times(self.input_path)
+        self.text = TextGuide.for_video(self.input_path, s.subtitles, s.prompt, s.emotion_strength, s.emotion_model,
+                                        cut_frames=self.plan.starts if self.plan else (), warn=self.warn, times=times)
+
     def _new_shot_detector(self):
         if self.plan is not None or self.shots_method == "off":
             return None
@@ -225,8 +258,12 @@ class _Job:
                     setattr(cc, key, val)
             if bit_rate:
                 cc.bit_rate = bit_rate
+            if s.encoder_threads:
+                cc.thread_count = s.encoder_threads
             cc.options = opts
-            copies = self._audio_streams(inp, out) if p.out_path else {}  # in -> (out, transcode)
+            copies = self._audio_streams(inp, out) if p.out_path and s.audio else {}  # in -> (out, transcode)
+            if s.seek_pts is not None and s.start_frame:
+                inp.seek(s.seek_pts, stream=vin, backward=True)  # keyframe at or before the chunk start
             pending = []  # audio that arrives before the first video frame fixes the header
             state = {"header_done": False}
             last_pts = None
@@ -273,7 +310,7 @@ class _Job:
                 bar.update(1)
 
             try:
-                decoded = 0
+                decoded = skipped = 0
                 for kind, item in iter_packets_and_frames(inp, p.stats, list(copies)):
                     if kind == "copy":
                         if state["header_done"]:
@@ -282,6 +319,13 @@ class _Job:
                             pending.append(item)
                         continue
                     frame = item
+                    if s.ranged():  # a chunk: skip to its first frame (by pts after a seek, else by index)
+                        if s.seek_pts is not None and s.start_frame:
+                            if frame.pts is not None and frame.pts < s.seek_pts:
+                                continue
+                        elif skipped < s.start_frame:
+                            skipped += 1
+                            continue
                     if decoded == 0 and frame.rotation and p.out_path:
                         vout.set_display_rotation(frame.rotation)
                         self.info.rotation = int(frame.rotation)
@@ -302,6 +346,8 @@ class _Job:
                     decoded += 1
                     while len(queue) > lag:
                         encode_oldest()
+                    if s.end_frame is not None and s.start_frame + decoded >= s.end_frame:
+                        break  # the chunk's last frame (stops before the reader's end-of-file checks)
                 if detector:
                     if queue and queue[-1][1] is not None:
                         queue[-1][1].result()
@@ -371,7 +417,16 @@ class _Job:
         if self.plan is not None:
             (scale, weights), boost = self.plan.rules(index), self.plan.boost(index)
         importance = self.mapper(af, weights)
-        dq = self.allocator.offsets(importance, gray, strength_scale=scale, frame_offset=boost)
+        lift = 0.0
+        if self.text is not None:  # regions the text names get more importance; the emotion curve a frame offset
+            importance, gain = self.text.apply(importance, self.mapper.last_regions, t, index)
+            scale *= gain
+            boost += self.text.frame_offset(t)
+            if boost > 0 and self.allocator.levels is None:  # a whole-frame offset is not cut by the block limit
+                lift = float(np.rint(boost / self.allocator.step) * self.allocator.step) if self.allocator.step else boost
+        dq = self.allocator.offsets(importance, gray, strength_scale=scale, frame_offset=boost - lift)
+        if lift:
+            dq = dq + np.float32(lift)
         self.analysis_s += time.perf_counter() - t0
         if offsets_log is not None:
             offsets_log.write(dq)
@@ -421,7 +476,7 @@ class _Job:
     def report(self, final: _Pass, seconds: float) -> dict:
         size = os.path.getsize(self.output_path)
         duration = final.duration(self.info.time_base, self.info.average_rate)
-        if self.info.duration_s and duration < 0.9 * self.info.duration_s - 0.5:
+        if self.info.duration_s and duration < 0.9 * self.info.duration_s - 0.5 and not self.s.ranged():
             self.warn(f"input video ends at {duration:.2f} s but its header says {self.info.duration_s:.2f} s: "
                       "truncated file?")
         st = final.stats
@@ -458,6 +513,7 @@ class _Job:
             "roi": roi,
             "shots": {"method": self.shots_method, "keyframes_at": sorted(self.cuts),
                       "plan": self.plan.decisions if self.plan else None},
+            "text": self.text.report() if self.text is not None else None,
             "timings": {"total_s": round(seconds, 3), "analysis_s": round(self.analysis_s, 3),
                         "tagging_s": round(self.tagging_s, 3),
                         "fps": round(final.frames * (2 if self.rc.two_pass else 1) / seconds, 2)},

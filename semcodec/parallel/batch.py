@@ -1,0 +1,63 @@
+"""`semcodec encode DIR/ -o OUTDIR/`: every video in DIR, one failure not stopping the rest."""
+from __future__ import annotations
+
+import os
+import time
+
+from semcodec.errors import SemcodecError
+
+VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
+              ".flv", ".wmv", ".y4m", ".264", ".h264", ".265", ".hevc", ".ivf", ".3gp", ".ogv"}
+
+
+def find_videos(folder: str) -> list[str]:
+    return sorted(os.path.join(folder, n) for n in os.listdir(folder)
+                  if os.path.splitext(n)[1].lower() in VIDEO_EXTS and os.path.isfile(os.path.join(folder, n))
+                  and not n.startswith("."))
+
+
+def output_name(input_path: str) -> str:
+    stem, ext = os.path.splitext(os.path.basename(input_path))
+    return stem + (ext.lower() if ext.lower() in (".mp4", ".mov", ".mkv") else ".mp4")
+
+
+def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool = True, on_result=None) -> dict:
+    """Encode every video in `folder` into `out_dir`. Returns {'results': [...], 'failed': [...]}.
+    `parallel`: chunked (encode_parallel with `opts`) or the single-piece encode()."""
+    import dataclasses
+
+    from semcodec.pipeline import encode
+
+    from semcodec.parallel.runner import ParallelOptions, encode_parallel
+
+    if not os.path.isdir(folder):
+        raise SemcodecError(f"input folder does not exist: {folder}")
+    if not os.path.isdir(out_dir):
+        raise SemcodecError(f"output folder does not exist: {out_dir} (create it first)")
+    videos = find_videos(folder)
+    if not videos:
+        raise SemcodecError(f"no video files in {folder}")
+    opts = opts or ParallelOptions()
+    results, failed = [], []
+    for path in videos:
+        out = os.path.join(out_dir, output_name(path))
+        t0 = time.perf_counter()
+        try:
+            if parallel:
+                o = opts
+                if opts.work_dir:
+                    o = dataclasses.replace(opts, work_dir=os.path.join(opts.work_dir, os.path.basename(path)))
+                rep = encode_parallel(path, out, settings, o)
+            else:
+                rep = encode(path, out, settings)
+            row = {"input": path, "output": out, "ok": True, "frames": rep["output"]["frames"],
+                   "bytes": rep["output"]["bytes"], "seconds": round(time.perf_counter() - t0, 2)}
+        except Exception as exc:  # noqa: BLE001 - one bad file must not stop the catalogue
+            msg = str(exc) if isinstance(exc, SemcodecError) else f"{type(exc).__name__}: {exc}"
+            row = {"input": path, "output": None, "ok": False, "error": msg,
+                   "seconds": round(time.perf_counter() - t0, 2)}
+            failed.append(path)
+        results.append(row)
+        if on_result:
+            on_result(row)
+    return {"results": results, "failed": failed}

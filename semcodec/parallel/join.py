@@ -1,0 +1,190 @@
+"""Join finished chunks into one file without re-encoding.
+
+Video: the chunks' packets are remuxed in order. Timestamps are rewritten from the input's own frame
+index: the k-th frame shown by chunk i gets the input's pts of frame start_i + k, so frame count, pts
+and durations are the input's exactly, whatever the chunk containers did to them. Decode timestamps
+are the input's pts shifted by a fixed reorder delay D (the deepest B-frame reordering seen in any
+chunk), which keeps them strictly increasing and never after their pts across chunk borders.
+Audio: copied once from the input for the whole duration (re-encoded to AAC only where MP4 cannot
+hold it, as in a single-piece encode). Colour and rotation travel with the stream parameters. The muxer runs bit-exact (no random Matroska
+segment UID, no library version string), so the same chunks always give the same bytes.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import av
+
+from semcodec.errors import SemcodecError
+from semcodec.io.reader import open_input
+from semcodec.io.writer import MP4_AUDIO, atomic_output, container_format
+
+log = logging.getLogger("semcodec")
+
+
+def parameter_sets(codec: str, extradata: bytes) -> tuple[int, list[bytes]] | None:
+    """(NAL length size, parameter-set NAL units) from an avcC / hvcC record; None for other codecs
+    or Annex B extradata."""
+    x = extradata
+    try:
+        if codec == "h264" and len(x) > 6 and x[0] == 1:
+            size, n, i, nals = (x[4] & 3) + 1, x[5] & 31, 6, []
+            for _ in range(n):
+                ln = int.from_bytes(x[i:i + 2], "big")
+                nals.append(x[i + 2:i + 2 + ln])
+                i += 2 + ln
+            n, i = x[i], i + 1
+            for _ in range(n):
+                ln = int.from_bytes(x[i:i + 2], "big")
+                nals.append(x[i + 2:i + 2 + ln])
+                i += 2 + ln
+            return size, nals
+        if codec == "hevc" and len(x) > 23 and x[0] == 1:
+            size, arrays, i, nals = (x[21] & 3) + 1, x[22], 23, []
+            for _ in range(arrays):
+                n = int.from_bytes(x[i + 1:i + 3], "big")
+                i += 3
+                for _ in range(n):
+                    ln = int.from_bytes(x[i:i + 2], "big")
+                    nals.append(x[i + 2:i + 2 + ln])
+                    i += 2 + ln
+            return size, nals
+    except IndexError:
+        return None
+    return None
+
+
+def _chunk_packets(path: str):
+    with av.open(path) as c:
+        vs = c.streams.video[0]
+        for p in c.demux(vs):
+            if p.size == 0:
+                continue
+            yield p
+
+
+def _pts_ranks(path: str) -> tuple[list[int], bytes]:
+    """Presentation rank of each packet in decode order, and the stream's extradata."""
+    with av.open(path) as c:
+        extradata = bytes(c.streams.video[0].codec_context.extradata or b"")
+        pts = [p.pts for p in c.demux(c.streams.video[0]) if p.size]
+    if any(x is None for x in pts):
+        raise SemcodecError(f"chunk {os.path.basename(path)} has packets without timestamps")
+    order = {v: r for r, v in enumerate(sorted(pts))}
+    return [order[v] for v in pts], extradata
+
+
+def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: str, output_path: str,
+                rotation: int = 0, audio: bool = True) -> dict:
+    """Write `output_path` (atomically) from the chunk files; `starts[i]` is chunk i's first frame."""
+    ranks, extras = [], []
+    with av.open(chunk_files[0]) as c:
+        codec = c.streams.video[0].codec_context.name
+    for path, start in zip(chunk_files, starts):
+        r, ex = _pts_ranks(path)
+        extras.append(ex)
+        ranks.append([start + x for x in r])
+    inband = [b""] * len(chunk_files)
+    if len(set(extras)) > 1:
+        # rate control changed the parameter sets (level, initial QP: each chunk has its own bitrate):
+        # every chunk's own SPS/PPS go in-band in front of its first IDR, where a decoder switches to
+        # them (every chunk, not only those that differ from the first: a decoder keeps the last ones)
+        for i, (path, ex) in enumerate(zip(chunk_files, extras)):
+            ps = parameter_sets(codec, ex)
+            if ps is None:
+                raise SemcodecError(f"chunk {os.path.basename(path)} has other codec parameters than the first "
+                                    f"chunk and {codec} parameter sets cannot be carried in-band here")
+            size, nals = ps
+            inband[i] = b"".join(len(n).to_bytes(size, "big") + n for n in nals)
+    frames = [f for rs in ranks for f in rs]
+    if sorted(frames) != list(range(index.frames)):
+        raise SemcodecError(f"chunks hold {len(frames)} frames, the input {index.frames}: refusing to join")
+    delay = max(0, max(g - f for g, f in enumerate(frames)))
+    ticks = index.frame_ticks()
+
+    def dts_of(g: int) -> int:
+        return index.pts[g - delay] if g >= delay else index.pts[0] - (delay - g) * ticks
+
+    fmt = container_format(output_path)
+    tb = index.time_base
+    stats = {"frames": 0, "video_bytes": 0, "audio_packets": 0, "reorder_delay": delay,
+             "chunks_with_inband_parameter_sets": sum(1 for p in inband if p)}
+    with atomic_output(output_path) as tmp, av.open(tmp, "w", format=fmt, options={"fflags": "+bitexact"}) as out, \
+            av.open(chunk_files[0]) as first:
+        vout = out.add_stream_from_template(first.streams.video[0])
+        vout.time_base = tb
+        if rotation:
+            vout.set_display_rotation(rotation)
+        inp = open_input(input_path) if audio else None
+        try:
+            copies = {}
+            if inp is not None:
+                for a in inp.streams.audio:
+                    if fmt in ("mp4", "mov") and a.codec_context.name not in MP4_AUDIO:
+                        log.warning("audio stream %d (%s) cannot go into MP4 as it is: re-encoded to AAC",
+                                    a.index, a.codec_context.name)
+                        o = out.add_stream("aac", rate=a.codec_context.sample_rate)
+                        o.layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(a.codec_context.channels, "stereo")
+                        copies[a] = (o, True)
+                    else:
+                        copies[a] = (out.add_stream_from_template(a), False)
+            audio_iter = iter(inp.demux(list(copies))) if copies else iter(())
+            held = [None]
+
+            def mux_audio(packet) -> None:
+                o, transcode = copies[packet.stream]
+                stats["audio_packets"] += 1
+                if transcode:
+                    for fr in packet.decode():
+                        fr.pts = None
+                        for ep in o.encode(fr):
+                            out.mux(ep)
+                    return
+                packet.stream = o
+                out.mux(packet)
+
+            def audio_until(t: float | None) -> None:
+                while True:
+                    p = held[0]
+                    held[0] = None
+                    if p is None:
+                        p = next(audio_iter, None)
+                        if p is None:
+                            return
+                    if p.dts is None:
+                        if p.size == 0 and copies[p.stream][1]:
+                            continue
+                        continue
+                    if t is not None and float(p.dts * p.time_base) > t:
+                        held[0] = p
+                        return
+                    mux_audio(p)
+
+            g = 0
+            for path, rs, prefix in zip(chunk_files, ranks, inband):
+                for k, (packet, f) in enumerate(zip(_chunk_packets(path), rs)):
+                    if k == 0 and prefix:
+                        key = packet.is_keyframe
+                        packet = av.Packet(prefix + bytes(packet))
+                        packet.is_keyframe = key
+                    packet.stream = vout
+                    packet.time_base = tb
+                    packet.pts = index.pts[f]
+                    packet.dts = dts_of(g)
+                    packet.duration = index.end_pts(f + 1) - index.pts[f]
+                    audio_until(float(packet.dts * tb))
+                    stats["video_bytes"] += packet.size
+                    out.mux(packet)
+                    g += 1
+            stats["frames"] = g
+            audio_until(None)
+            for o, transcode in copies.values():
+                if transcode:
+                    for ep in o.encode(None):
+                        out.mux(ep)
+        finally:
+            if inp is not None:
+                inp.close()
+    stats["bytes"] = os.path.getsize(output_path)
+    return stats

@@ -1,0 +1,80 @@
+"""The work folder's manifest: what the job is, which chunks are finished and their checksums.
+Written atomically (temp file + fsync + rename) by the coordinating process only, after each chunk,
+so Ctrl-C or a killed worker at any moment leaves either the old or the new manifest, never half."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+from semcodec.parallel.index import sha256_file
+
+SCHEMA = "semcodec.parallel_manifest/1"
+NAME = "manifest.json"
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+class Manifest:
+    def __init__(self, work_dir: str, data: dict):
+        self.work_dir, self.data = work_dir, data
+
+    @property
+    def path(self) -> str:
+        return os.path.join(self.work_dir, NAME)
+
+    @property
+    def chunks(self) -> list[dict]:
+        return self.data["chunks"]
+
+    def save(self) -> None:
+        write_json_atomic(self.path, self.data)
+
+    def chunk_path(self, c: dict) -> str:
+        return os.path.join(self.work_dir, c["file"])
+
+    @classmethod
+    def load_matching(cls, work_dir: str, input_sig: dict, settings_hash: str) -> "Manifest | None":
+        """The manifest in `work_dir` if it describes this input and these settings, else None."""
+        path = os.path.join(work_dir, NAME)
+        try:
+            with open(path) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            return None
+        if data.get("schema") != SCHEMA or data.get("settings_hash") != settings_hash:
+            return None
+        sig = data.get("input", {})
+        if any(sig.get(k) != input_sig[k] for k in ("size", "mtime_ns", "head_tail_sha256")):
+            return None
+        return cls(work_dir, data)
+
+    def verify(self) -> tuple[list[int], list[int]]:
+        """Re-check every finished chunk's file against its sha256. Returns (kept, redone) chunk
+        indices; a missing or corrupt chunk goes back to pending (it is re-encoded, never joined)."""
+        kept, redo = [], []
+        for c in self.chunks:
+            if c.get("state") != "done":
+                continue
+            p = self.chunk_path(c)
+            if os.path.isfile(p) and os.path.getsize(p) == c.get("bytes") and sha256_file(p) == c.get("sha256"):
+                kept.append(c["index"])
+            else:
+                c["state"], c["sha256"] = "pending", None
+                redo.append(c["index"])
+        return kept, redo

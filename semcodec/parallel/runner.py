@@ -1,0 +1,351 @@
+"""encode_parallel(): plan chunks, encode them on local processes or Ray tasks, resume, join."""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import glob
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+from semcodec import __version__
+from semcodec.errors import SemcodecError
+from semcodec.io.writer import check_output_path, container_format
+from semcodec.parallel.chunks import Chunk, plan_chunks, split_budget
+from semcodec.parallel.index import input_signature, scan, sha256_file
+from semcodec.parallel.join import join_chunks
+from semcodec.parallel.manifest import SCHEMA, Manifest, write_json_atomic
+from semcodec.parallel.worker import encode_chunk, encode_chunk_bytes, init_worker
+
+log = logging.getLogger("semcodec")
+
+# settings that describe one chunk, not the job (excluded from the settings hash)
+_PER_CHUNK = ("start_frame", "end_frame", "seek_pts", "audio", "progress", "save_maps")
+
+
+@dataclass
+class ParallelOptions:
+    workers: int | None = None  # local processes; None: os.cpu_count()
+    ray: str | None = None  # None: local processes; 'local': start a local Ray; else a cluster address
+    chunk_min_s: float = 2.0
+    chunk_max_s: float = 20.0
+    work_dir: str | None = None  # None: a hidden folder beside the output, removed after success
+    threads_per_chunk: int = 1  # encoder and OpenCV threads per chunk: fixed, so output is deterministic
+    max_chunks: int | None = None  # stop after this many chunks are encoded (tests: a simulated interruption)
+    retries: int = 2  # a local pool broken by a killed worker is restarted this many times
+
+    def worker_count(self) -> int:
+        return max(1, self.workers or os.cpu_count() or 1)
+
+
+class Interrupted(SemcodecError):
+    """The job stopped before every chunk was done (max_chunks); the work folder is resumable."""
+
+
+def settings_hash(settings, opts: ParallelOptions) -> str:
+    d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _PER_CHUNK}
+    d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
+             chunk_max_s=opts.chunk_max_s, semcodec=__version__)
+    return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def default_work_dir(output_path: str) -> str:
+    folder, name = os.path.split(os.path.abspath(output_path))
+    return os.path.join(folder, f".{name}.semcodec-work")
+
+
+def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) -> Manifest:
+    from semcodec.shots import detect_shots
+
+    t0 = time.perf_counter()
+    index = scan(input_path)
+    shots = detect_shots(input_path, progress=progress)
+    total = shots[-1].end_frame if shots else 0
+    if total != index.frames:
+        log.info("packet index has %d frames, decoder %d: chunks decode from the start", index.frames, total)
+        index.seekable = False
+    fps = float(index.rate) or 25.0
+    chunks = plan_chunks([s.start_frame for s in shots], min(total, index.frames),
+                         max(1, round(opts.chunk_min_s * fps)), max(1, round(opts.chunk_max_s * fps)),
+                         index.keyframes)
+    rates = split_budget(chunks, index, settings.bitrate) if settings.bitrate else [None] * len(chunks)
+    ext = ".mkv" if settings.codec == "libvpx-vp9" else ".mp4"
+    data = {
+        "schema": SCHEMA, "semcodec": __version__, "input": sig, "settings_hash": shash,
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k not in _PER_CHUNK},
+        "chunking": {"min_s": opts.chunk_min_s, "max_s": opts.chunk_max_s,
+                     "shots": [s.start_frame for s in shots], "planning_s": round(time.perf_counter() - t0, 3)},
+        "index": {"time_base": str(index.time_base), "rate": str(index.rate), "pts": index.pts,
+                  "sizes": index.sizes, "keyframes": index.keyframes, "last_duration": index.last_duration,
+                  "seekable": index.seekable},
+        "chunks": [{"index": c.index, "start_frame": c.start_frame, "end_frame": c.end_frame,
+                    "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
+                    "bitrate": r, "state": "pending", "file": f"chunk_{c.index:05d}{ext}", "sha256": None,
+                    "bytes": None} for c, r in zip(chunks, rates)],
+    }
+    m = Manifest(work_dir, data)
+    m.save()
+    return m
+
+
+def _index_from(m: Manifest):
+    from fractions import Fraction
+
+    from semcodec.parallel.index import InputIndex
+
+    d = m.data["index"]
+    return InputIndex(Fraction(d["time_base"]), Fraction(d["rate"]), d["pts"], d["sizes"], d["keyframes"],
+                      d["last_duration"], d["seekable"])
+
+
+def encode_parallel(input_path: str, output_path: str, settings=None, opts: ParallelOptions | None = None) -> dict:
+    """Chunked encode of one file. Returns a report shaped like encode()'s, with a `parallel` section."""
+    from semcodec.pipeline import EncodeSettings
+
+    settings = settings or EncodeSettings()
+    opts = opts or ParallelOptions()
+    t_start = time.perf_counter()
+    check_output_path(input_path, output_path)
+    if settings.save_maps:
+        raise SemcodecError("--save-maps is not available with chunked encoding (--workers/--ray)")
+    if settings.keyframes_from:
+        raise SemcodecError("--keyframes-from is not available with chunked encoding (--workers/--ray)")
+    if opts.chunk_min_s <= 0 or opts.chunk_max_s <= 0 or opts.chunk_min_s > opts.chunk_max_s:
+        raise SemcodecError("--chunk-min-s and --chunk-max-s must be positive, min <= max")
+    settings.rate_control()  # validate before any work
+    settings = dataclasses.replace(settings, encoder_threads=opts.threads_per_chunk)
+    from semcodec.io.reader import probe
+
+    info = probe(input_path)
+    keep = opts.work_dir is not None
+    work_dir = os.path.abspath(opts.work_dir or default_work_dir(output_path))
+    os.makedirs(work_dir, exist_ok=True)
+    for stale in glob.glob(os.path.join(work_dir, ".*.partial*")):  # temp files of killed chunk encodes
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+    sig = input_signature(input_path)
+    shash = settings_hash(settings, opts)
+    m = Manifest.load_matching(work_dir, sig, shash)
+    resumed, kept, redone = m is not None, [], []
+    if m is not None:
+        kept, redone = m.verify()
+        m.save()
+    else:
+        for old in glob.glob(os.path.join(work_dir, "chunk_*")):
+            os.unlink(old)
+        m = _new_manifest(work_dir, input_path, sig, shash, settings, opts, settings.progress)
+    index = _index_from(m)
+    sdict = dataclasses.asdict(settings)
+    pending = [c for c in m.chunks if c["state"] != "done"]
+    # longest first: the last chunks to finish are short, so workers end together
+    pending.sort(key=lambda c: -(c["end_frame"] - c["start_frame"]))
+    results: dict[int, dict] = {}
+    t_enc = time.perf_counter()
+    backend = "ray" if opts.ray else "local"
+    if pending:
+        if opts.ray:
+            _run_ray(input_path, m, pending, sdict, opts, results)
+        else:
+            _run_local(input_path, m, pending, sdict, opts, results)
+    encode_s = time.perf_counter() - t_enc
+    if pending and settings.progress:
+        print(file=sys.stderr)
+    not_done = [c["index"] for c in m.chunks if c["state"] != "done"]
+    if not_done:
+        raise Interrupted(f"{len(not_done)} chunk(s) not encoded yet; run again to resume ({work_dir})")
+    # final check before joining: every chunk file is the one the manifest vouches for
+    _, bad = m.verify()
+    if bad:
+        m.save()
+        raise SemcodecError(f"chunk(s) {bad} changed on disk after encoding; run again to redo them")
+    rotation = next((r["report"]["input"]["rotation"] for r in results.values()), None)
+    if rotation is None:
+        rotation = m.data.get("rotation", 0)
+    m.data["rotation"] = rotation
+    t_join = time.perf_counter()
+    js = join_chunks([m.chunk_path(c) for c in m.chunks], [c["start_frame"] for c in m.chunks], index,
+                     input_path, output_path, rotation=rotation, audio=settings.audio)
+    join_s = time.perf_counter() - t_join
+    m.data["output"] = {"path": os.path.abspath(output_path), "sha256": sha256_file(output_path)}
+    m.save()
+    report = _report(info, settings, opts, m, index, results, js, output_path, backend, resumed, kept, redone,
+                     time.perf_counter() - t_start, encode_s, join_s, work_dir)
+    if not keep:
+        shutil.rmtree(work_dir, ignore_errors=True)
+    return report
+
+
+def _record(m: Manifest, c: dict, res: dict, results: dict) -> None:
+    p = m.chunk_path(c)
+    c.update(state="done", sha256=sha256_file(p), bytes=os.path.getsize(p), frames=res["frames"],
+             seconds=res["seconds"], host=res["host"], video_bytes=res["video_bytes"])
+    m.data["rotation"] = res["report"]["input"]["rotation"]
+    results[c["index"]] = res
+    m.save()
+
+
+def _limit(pending: list, opts: ParallelOptions) -> list:
+    return pending if opts.max_chunks is None else pending[:max(0, opts.max_chunks)]
+
+
+def _progress(m: Manifest, settings_progress: bool) -> None:
+    if settings_progress:
+        done = sum(c["state"] == "done" for c in m.chunks)
+        print(f"\rsemcodec: chunks {done}/{len(m.chunks)}", end="", file=sys.stderr, flush=True)
+
+
+def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results) -> None:
+    import multiprocessing
+
+    todo = wanted = _limit(pending, opts)
+    attempts = 0
+    ctx = multiprocessing.get_context("spawn")
+    while todo:
+        # a fresh process per chunk: encoding one chunk after another in the same process was measured
+        # not to be bit-exact (some state of the ROI path survives an encode), and bit-exact chunks are
+        # what makes a resumed run join to the same bytes; the price is ~1 s of start-up per chunk
+        pool = ProcessPoolExecutor(max_workers=min(opts.worker_count(), len(todo)), mp_context=ctx,
+                                   initializer=init_worker, initargs=(opts.threads_per_chunk,),
+                                   max_tasks_per_child=1)
+        futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c): c for c in todo}
+        try:
+            while futs:
+                done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
+                for f in done:
+                    c = futs.pop(f)
+                    _record(m, c, f.result(), results)
+                    _progress(m, sdict["progress"])
+            pool.shutdown(wait=True)
+        except BrokenProcessPool:
+            # a worker was killed (OOM killer, kill -9): finished chunks are safe in the manifest;
+            # restart the pool for the rest
+            pool.shutdown(wait=False, cancel_futures=True)
+            attempts += 1
+            if attempts > opts.retries:
+                raise SemcodecError("worker processes keep dying; finished chunks are kept, run again to resume") from None
+            todo = [c for c in wanted if c["state"] != "done"]
+            log.warning("a worker process died; restarting the pool for %d chunk(s)", len(todo))
+            continue
+        except BaseException:
+            for p in list(getattr(pool, "_processes", {}).values()):
+                with contextlib.suppress(Exception):
+                    p.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        todo = []
+
+
+def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results) -> None:
+    try:
+        import ray
+    except ImportError:
+        raise SemcodecError("--ray needs Ray: pip install 'semcodec[parallel]' (or pip install ray)") from None
+    started = False
+    if not ray.is_initialized():
+        if opts.ray == "local":
+            ray.init(num_cpus=opts.worker_count() * opts.threads_per_chunk, include_dashboard=False,
+                     log_to_driver=False, configure_logging=False)
+        else:
+            ray.init(address=opts.ray, log_to_driver=False, configure_logging=False)
+        started = True
+    # max_calls=1: a fresh worker process per chunk, as with local workers (bit-exact chunks)
+    task = ray.remote(num_cpus=opts.threads_per_chunk, max_retries=3, max_calls=1)(_ray_chunk)
+    ext = os.path.splitext(m.chunks[0]["file"])[1]
+    refs = {task.remote(input_path, ext, sdict, c, opts.threads_per_chunk): c for c in _limit(pending, opts)}
+    try:
+        while refs:
+            done, _ = ray.wait(list(refs), num_returns=1)
+            for r in done:
+                c = refs.pop(r)
+                res, data = ray.get(r)
+                p = m.chunk_path(c)
+                tmp = p + ".partial"
+                with open(tmp, "wb") as f:
+                    f.write(data)
+                    f.flush()
+                    os.fsync(f.fileno())
+                os.replace(tmp, p)
+                _record(m, c, res, results)
+                _progress(m, sdict["progress"])
+    except BaseException:
+        for r in refs:
+            with contextlib.suppress(Exception):
+                ray.cancel(r, force=True)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
+
+
+def _ray_chunk(input_path, ext, sdict, chunk, threads):
+    init_worker_threads(threads)
+    return encode_chunk_bytes(input_path, ext, sdict, chunk)
+
+
+def init_worker_threads(threads: int) -> None:
+    with contextlib.suppress(Exception):
+        import cv2
+
+        cv2.setNumThreads(max(1, threads))
+
+
+def _report(info, settings, opts, m, index, results, js, output_path, backend, resumed, kept, redone,
+            seconds, encode_s, join_s, work_dir) -> dict:
+    frames = js["frames"]
+    duration = index.seconds(0, index.frames) if index.frames else 0.0
+    size = js["bytes"]
+    first = next(iter(results.values()), None)
+    roi = (first or {}).get("report", {}).get("roi") or {"mode": settings.roi, "status": "resumed", "strength": settings.roi_strength}
+    if roi.get("analyzers"):  # runs summed over the chunks encoded in this run
+        roi = dict(roi)
+        runs: dict = {}
+        for r in results.values():
+            for a in (r["report"].get("roi") or {}).get("analyzers") or []:
+                runs[a["name"]] = runs.get(a["name"], 0) + (a.get("runs") or 0)
+        roi["analyzers"] = [{**a, "runs": runs.get(a["name"], a.get("runs"))} for a in roi["analyzers"]]
+    keyframes = sorted({c["start_frame"] for c in m.chunks} | {
+        c["start_frame"] + k for c in m.chunks for k in (results.get(c["index"], {}).get("report", {})
+                                                         .get("shots", {}).get("keyframes_at", []))})
+    target = settings.bitrate
+    video_kbps = js["video_bytes"] * 8 / duration / 1000 if duration else None
+    warnings = sorted({w for r in results.values() for w in r["report"]["warnings"]})
+    rc = (first or {}).get("report", {}).get("settings", {}).get("rate_control")
+    return {
+        "schema": "semcodec.encode_report/1",
+        "semcodec": __version__,
+        "input": info.to_json(),
+        "output": {"path": output_path, "bytes": size, "video_bytes": js["video_bytes"], "frames": frames,
+                   "duration_s": round(duration, 3),
+                   "bitrate_kbps": round(size * 8 / duration / 1000, 2) if duration else None,
+                   "video_bitrate_kbps": round(video_kbps, 2) if video_kbps else None,
+                   "width": info.width - info.width % 2, "height": info.height - info.height % 2},
+        "settings": {**{k: v for k, v in dataclasses.asdict(settings).items() if k not in _PER_CHUNK},
+                     "rate_control": rc or (f"{'two-pass' if settings.two_pass else 'ABR'} {target / 1000:g} kb/s"
+                                            if target else f"CRF {settings.crf}"),
+                     "preset": (first or {}).get("report", {}).get("settings", {}).get("preset", settings.preset)},
+        "roi": roi,
+        "shots": {"method": "chunk starts + streaming detector in each chunk", "keyframes_at": keyframes,
+                  "plan": None},
+        "timings": {"total_s": round(seconds, 3), "encode_s": round(encode_s, 3), "join_s": round(join_s, 3),
+                    "planning_s": m.data["chunking"].get("planning_s"),
+                    "fps": round(frames / seconds, 2) if seconds else None},
+        "parallel": {
+            "backend": backend, "ray_address": opts.ray, "workers": opts.worker_count(),
+            "threads_per_chunk": opts.threads_per_chunk, "work_dir": work_dir,
+            "chunks": [{k: c.get(k) for k in ("index", "start_frame", "end_frame", "bitrate", "bytes",
+                                               "video_bytes", "seconds", "host", "sha256")} for c in m.chunks],
+            "resumed": resumed, "chunks_reused": kept, "chunks_redone_corrupt": redone,
+            "chunks_encoded_now": sorted(results), "reorder_delay": js["reorder_delay"],
+            "budget": ({"target_kbps": target / 1000, "video_kbps": round(video_kbps, 2),
+                        "error_pct": round(100 * (video_kbps * 1000 / target - 1), 2)} if target and video_kbps else None),
+            "output_sha256": m.data["output"]["sha256"],
+        },
+        "warnings": warnings,
+    }

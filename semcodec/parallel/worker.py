@@ -1,0 +1,70 @@
+"""One chunk: the normal encode pipeline restricted to the chunk's frame range.
+
+The same function runs in a local worker process (writes the chunk into the work folder itself) and
+in a Ray task (returns the chunk's bytes through Ray's object store; the coordinator writes them, so
+only the coordinator needs the work folder; the input must be readable at the same path on every node)."""
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import tempfile
+import time
+
+from semcodec.errors import SemcodecError
+
+
+def init_worker(threads: int) -> None:
+    """Process-pool initializer: Ctrl-C goes to the coordinator only (it stops the pool), and
+    OpenCV gets the threads of one chunk, not the whole machine."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import cv2
+
+        cv2.setNumThreads(max(1, threads))
+    except Exception:  # noqa: BLE001 - OpenCV threads are an optimisation only
+        pass
+
+
+def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict) -> dict:
+    """Encode frames [start_frame, end_frame) of the input to `out_path` (atomic: written to a temp
+    file and renamed). Returns what the manifest and the report need."""
+    from semcodec.pipeline import EncodeSettings, encode
+
+    t0 = time.perf_counter()
+    s = EncodeSettings(**settings_dict)
+    s = dataclasses.replace(s, start_frame=chunk["start_frame"], end_frame=chunk["end_frame"],
+                            seek_pts=chunk.get("seek_pts"), audio=False, progress=False, save_maps=None,
+                            bitrate=chunk.get("bitrate") or s.bitrate)
+    want = chunk["end_frame"] - chunk["start_frame"]
+    report = encode(input_path, out_path, s)
+    seeked = s.seek_pts is not None and s.start_frame > 0
+    if report["output"]["frames"] != want and seeked:
+        # the seek landed badly (a container whose index lies): decode from the start instead
+        report = encode(input_path, out_path, dataclasses.replace(s, seek_pts=None))
+        seeked = False
+    if report["output"]["frames"] != want:
+        raise SemcodecError(f"chunk {chunk['index']}: encoded {report['output']['frames']} frames, "
+                            f"expected {want}")
+    return {"index": chunk["index"], "frames": want, "seconds": round(time.perf_counter() - t0, 3),
+            "seeked": seeked, "host": os.uname().nodename, "pid": os.getpid(),
+            "video_bytes": report["output"]["video_bytes"], "report": _slim(report)}
+
+
+def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict) -> tuple[dict, bytes]:
+    """Ray task body: encode into a local temp file and return (result, bytes)."""
+    with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
+        out = os.path.join(d, f"chunk{suffix}")
+        res = encode_chunk(input_path, out, settings_dict, chunk)
+        with open(out, "rb") as f:
+            return res, f.read()
+
+
+def _slim(report: dict) -> dict:
+    """The parts of a chunk's report the joined report aggregates."""
+    return {"roi": report.get("roi"), "shots": {"keyframes_at": report["shots"]["keyframes_at"],
+                                                 "method": report["shots"]["method"]},
+            "timings": report["timings"], "warnings": report["warnings"],
+            "input": {"rotation": report["input"].get("rotation", 0)},
+            "settings": {"rate_control": report["settings"]["rate_control"],
+                         "preset": report["settings"]["preset"]}}

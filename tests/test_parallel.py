@@ -1,0 +1,209 @@
+"""Shot-chunked parallel encoding: chunk planning, exact join, determinism, resume, batch, Ray."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import av
+import pytest
+
+from conftest import make_clip, sha256, video_timestamps
+from semcodec.errors import SemcodecError
+from semcodec.parallel import ParallelOptions, encode_parallel, plan_chunks
+from semcodec.parallel.chunks import Chunk, split_budget
+from semcodec.parallel.index import scan
+from semcodec.parallel.runner import Interrupted
+from semcodec.pipeline import EncodeSettings
+
+FAST = dict(preset="veryfast", progress=False)
+
+
+def _frames_and_keys(path):
+    with av.open(str(path)) as c:
+        vs = c.streams.video[0]
+        keys = sorted(p.pts for p in c.demux(vs) if p.size and p.is_keyframe)
+    with av.open(str(path)) as c:
+        frames = [(f.pts, f.key_frame) for f in c.decode(video=0)]
+    return frames, keys
+
+
+def _ffmpeg_decode_errors(path) -> str:
+    """What the FFmpeg command-line decoder reports while decoding `path` start to end (PyAV conceals)."""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    r = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
+                       capture_output=True, text=True)
+    return r.stderr.strip() if r.returncode == 0 else f"exit {r.returncode}: {r.stderr.strip()}"
+
+
+# ---- planning -----------------------------------------------------------------------------------
+def test_plan_chunks_respects_shots_min_and_max():
+    # shots at 0, 10, 12 (tiny), 60, 200 (long tail) of 400 frames; min 20, max 80
+    chunks = plan_chunks([0, 10, 12, 60, 200], 400, 20, 80, keyframes=[260, 330])
+    spans = [(c.start_frame, c.end_frame) for c in chunks]
+    assert spans[0][0] == 0 and spans[-1][1] == 400
+    assert all(a[1] == b[0] for a, b in zip(spans, spans[1:]))  # contiguous, no gap, no overlap
+    assert all(20 <= e - s <= 80 for s, e in spans), spans
+    starts = {s for s, _ in spans}
+    assert {60, 200} <= starts  # real cuts with room on both sides stay chunk boundaries
+    # the long shot 200..400 is split in 3, at input keyframes near the even points where there are some
+    assert {260, 330} <= starts
+
+
+def test_plan_chunks_edge_cases():
+    assert [(c.start_frame, c.end_frame) for c in plan_chunks([], 5, 20, 80)] == [(0, 5)]  # shorter than min
+    assert plan_chunks([0], 0, 1, 2) == []
+    many = plan_chunks(list(range(0, 100, 3)), 100, 10, 25)
+    assert all(10 <= c.frames <= 25 for c in many)
+    assert sum(c.frames for c in many) == 100
+
+
+def test_budget_follows_complexity():
+    class Idx:  # two chunks of equal length, the second four times as costly in the input
+        pts = list(range(20))
+        sizes = [100] * 10 + [400] * 10
+        def seconds(self, s, e):
+            return (e - s) / 10
+    rates = split_budget([Chunk(0, 0, 10), Chunk(1, 10, 20)], Idx(), 100_000)
+    assert rates[1] > 2 * rates[0]
+    assert abs(sum(r * 1.0 for r in rates) / 2 - 100_000) < 2  # total budget is kept
+
+
+# ---- encode / join ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cut_clip(tmp_path_factory):
+    d = tmp_path_factory.mktemp("par")
+    # 3 s at 25 fps: texture, then a hard cut to the face at frame 38; audio along
+    return make_clip(d / "cut.mp4", frames=76, size=(160, 96), content="texture_then_face", audio=True)
+
+
+def _opts(tmp_path, name="w", **kw):
+    kw.setdefault("workers", 2)
+    return ParallelOptions(chunk_min_s=0.4, chunk_max_s=1.0, work_dir=str(tmp_path / name), **kw)
+
+
+def test_join_matches_input_and_single_piece(cut_clip, tmp_path):
+    out = tmp_path / "par.mp4"
+    rep = encode_parallel(cut_clip, str(out), EncodeSettings(**FAST), _opts(tmp_path))
+    chunks = rep["parallel"]["chunks"]
+    assert len(chunks) >= 3
+    assert 38 in [c["start_frame"] for c in chunks]  # the cut is a chunk boundary
+    # same frame count and exact timestamps as the input (and as a single-piece encode would have)
+    assert video_timestamps(out) == video_timestamps(cut_clip)
+    assert rep["output"]["frames"] == 76
+    frames, keys = _frames_and_keys(out)
+    assert len(frames) == 76  # decodes in full
+    assert _ffmpeg_decode_errors(out) == ""
+    idx = scan(cut_clip)
+    assert {idx.pts[c["start_frame"]] for c in chunks} <= set(keys)  # each chunk starts with a keyframe
+    # audio copied once, whole
+    with av.open(str(out)) as a, av.open(cut_clip) as b:
+        assert [bytes(p) for p in a.demux(audio=0) if p.size] == [bytes(p) for p in b.demux(audio=0) if p.size]
+        assert a.streams.video[0].codec_context.extradata  # SPS/PPS in the sample entry
+    assert not os.path.exists(tmp_path / "w" / "chunk_00000.mp4.partial")
+
+
+def test_one_and_two_workers_identical_and_resume(cut_clip, tmp_path):
+    s = EncodeSettings(**FAST)
+    one, two = tmp_path / "one.mp4", tmp_path / "two.mp4"
+    encode_parallel(cut_clip, str(one), s, _opts(tmp_path, "w1", workers=1))
+    encode_parallel(cut_clip, str(two), s, _opts(tmp_path, "w2", workers=2))
+    assert sha256(one) == sha256(two)
+
+    # interrupted run: only 2 chunks encoded, manifest consistent, no output
+    part = tmp_path / "part.mp4"
+    with pytest.raises(Interrupted):
+        encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "w3", max_chunks=2))
+    assert not part.exists()
+    man = json.loads((tmp_path / "w3" / "manifest.json").read_text())
+    assert sum(c["state"] == "done" for c in man["chunks"]) == 2
+    rep = encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "w3"))
+    assert len(rep["parallel"]["chunks_reused"]) == 2
+    assert sha256(part) == sha256(one)
+
+    # a corrupt chunk is redone, never joined; a missing one too
+    done = sorted((tmp_path / "w3").glob("chunk_*"))
+    with open(done[1], "r+b") as f:
+        f.seek(os.path.getsize(done[1]) // 2)
+        f.write(b"\x00garbage\x00")
+    os.unlink(done[2])
+    again = tmp_path / "again.mp4"
+    rep = encode_parallel(cut_clip, str(again), s, _opts(tmp_path, "w3"))
+    assert sorted(rep["parallel"]["chunks_redone_corrupt"]) == [1, 2]
+    assert sorted(rep["parallel"]["chunks_encoded_now"]) == [1, 2]
+    assert sha256(again) == sha256(one)
+
+
+def test_two_pass_budget_across_chunks(cut_clip, tmp_path):
+    rep = encode_parallel(cut_clip, str(tmp_path / "tp.mp4"),
+                          EncodeSettings(bitrate=200_000, two_pass=True, **FAST), _opts(tmp_path))
+    rates = [c["bitrate"] for c in rep["parallel"]["chunks"]]
+    assert len(set(rates)) > 1  # not an even split
+    assert abs(rep["parallel"]["budget"]["error_pct"]) < 25  # 3 s clip: x264 rate control is rough this short
+    # per-chunk bitrates change x264's SPS/PPS (level, initial QP): carried in-band, the file decodes in full
+    assert len(_frames_and_keys(tmp_path / "tp.mp4")[0]) == 76
+    assert _ffmpeg_decode_errors(tmp_path / "tp.mp4") == ""  # FFmpeg's own decoder agrees, without a complaint
+    assert video_timestamps(tmp_path / "tp.mp4") == video_timestamps(cut_clip)
+
+
+def test_settings_change_starts_over_and_bad_options(cut_clip, tmp_path):
+    encode_parallel(cut_clip, str(tmp_path / "a.mp4"), EncodeSettings(**FAST), _opts(tmp_path))
+    rep = encode_parallel(cut_clip, str(tmp_path / "b.mp4"), EncodeSettings(crf=30, **FAST), _opts(tmp_path))
+    assert not rep["parallel"]["resumed"]
+    with pytest.raises(SemcodecError):
+        encode_parallel(cut_clip, str(tmp_path / "c.mp4"), EncodeSettings(**FAST),
+                        ParallelOptions(chunk_min_s=5, chunk_max_s=1))
+    with pytest.raises(SemcodecError):
+        encode_parallel(cut_clip, str(tmp_path / "c.mp4"), EncodeSettings(save_maps=str(tmp_path / "m.mp4"), **FAST),
+                        _opts(tmp_path))
+
+
+def test_rotation_and_mkv_output(tmp_path):
+    clip = make_clip(tmp_path / "rot.mp4", frames=40, rotation=90)
+    out = tmp_path / "rot.mkv"
+    encode_parallel(clip, str(out), EncodeSettings(roi="off", **FAST), _opts(tmp_path))
+    with av.open(str(out)) as c:
+        f = next(c.decode(video=0))
+        assert f.rotation == 90
+    assert video_timestamps(out) == pytest.approx(video_timestamps(clip), abs=1e-3)  # mkv: 1 ms ticks
+
+
+# ---- CLI: single file and batch -----------------------------------------------------------------
+def test_cli_workers_and_batch_continues_after_bad_file(cut_clip, tmp_path, capsys):
+    from cli.main import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(cut_clip, src / "a.mp4")
+    (src / "b.mp4").write_bytes(b"not a video at all")
+    make_clip(src / "c.mkv", frames=30)
+    out = tmp_path / "out"
+    out.mkdir()
+    rc = main(["encode", str(src), "-o", str(out), "--workers", "2", "--chunk-min-s", "0.4", "--chunk-max-s", "1",
+               "--preset", "veryfast", "-q"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "2 of 3 videos encoded" in err and "b.mp4" in err
+    assert sorted(os.listdir(out)) == ["a.mp4", "c.mkv"]
+    assert len(video_timestamps(out / "c.mkv")) == 30
+
+    single = tmp_path / "s.mp4"
+    assert main(["encode", cut_clip, "-o", str(single), "--workers", "1", "--chunk-max-s", "1",
+                 "--preset", "veryfast", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["parallel"]["backend"] == "local" and rep["output"]["frames"] == 76
+    assert not any(n.endswith("semcodec-work") for n in os.listdir(tmp_path))  # default work dir removed
+
+
+def test_ray_local_same_output(cut_clip, tmp_path):
+    pytest.importorskip("ray")
+    s = EncodeSettings(**FAST)
+    local = tmp_path / "local.mp4"
+    encode_parallel(cut_clip, str(local), s, _opts(tmp_path, "wl", workers=2))
+    viaray = tmp_path / "ray.mp4"
+    rep = encode_parallel(cut_clip, str(viaray), s, _opts(tmp_path, "wr", workers=2, ray="local"))
+    assert rep["parallel"]["backend"] == "ray"
+    assert sha256(viaray) == sha256(local)
