@@ -8,6 +8,7 @@ import os
 import sys
 
 from semcodec.errors import SemcodecError
+from semcodec.io.writer import write_json
 
 
 def register(sub) -> None:
@@ -55,14 +56,10 @@ def cmd_analyze(args) -> int:
                            roi=args.roi, yolo_weights=args.yolo_weights, sample_fps=args.sample_fps,
                            encoded=args.encoded, plot=args.plot,
                            progress=not args.quiet and sys.stderr.isatty())
-    text = json.dumps(result, indent=1)
     if args.json:
-        tmp = args.json + ".partial"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.json)
+        write_json(args.json, result, indent=1)
     else:
-        print(text)
+        print(json.dumps(result, indent=1))
     if not args.quiet:
         for c in result["cues"]:
             e = c["emotion"]

@@ -6,6 +6,7 @@ import os
 import sys
 
 from semcodec.errors import SemcodecError
+from semcodec.io.writer import write_json
 
 
 def register(sub) -> None:
@@ -56,14 +57,10 @@ def cmd_tag(args) -> int:
         result["keyframe_files"] = save_keyframes(args.input, [k.index for k in keyframes], args.keyframes_dir)
     for w in result["warnings"]:
         print(f"semcodec: warning: {w}", file=sys.stderr)
-    text = json.dumps(result, indent=2)
     if args.json:
-        tmp = args.json + ".partial"
-        with open(tmp, "w") as f:
-            f.write(text)
-        os.replace(tmp, args.json)
+        write_json(args.json, result, indent=2)
     else:
-        print(text)
+        print(json.dumps(result, indent=2))
     if not args.quiet:
         v = result["video"]
         print(f"{len(result['shots'])} shots, {len(result['keyframes'])} keyframes from {v['frames']} frames "

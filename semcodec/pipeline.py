@@ -13,7 +13,6 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from fractions import Fraction
 
 import av
 import numpy as np
@@ -31,7 +30,8 @@ from semcodec.errors import SemcodecError
 from semcodec.planning import ShotPlan
 from semcodec.shots import ShotDetector
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
-from semcodec.io.writer import MP4_AUDIO, atomic_output, check_output_path, container_format
+from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
+from semcodec.io.writer import atomic_output, check_output_path, container_format
 
 log = logging.getLogger("semcodec")
 
@@ -304,7 +304,7 @@ class _Job:
                 if not state["header_done"]:
                     state["header_done"] = True
                     for ap in pending:
-                        self._mux_audio(out, copies, ap)
+                        mux_audio(out, copies, ap)
                     pending.clear()
                 p.frames += 1
                 bar.update(1)
@@ -314,7 +314,7 @@ class _Job:
                 for kind, item in iter_packets_and_frames(inp, p.stats, list(copies)):
                     if kind == "copy":
                         if state["header_done"]:
-                            self._mux_audio(out, copies, item)
+                            mux_audio(out, copies, item)
                         else:
                             pending.append(item)
                         continue
@@ -360,11 +360,8 @@ class _Job:
             for packet in vout.encode(None):
                 self.video_packet(out, packet, p)
             for ap in pending:
-                self._mux_audio(out, copies, ap)
-            for ostream, transcode in copies.values():
-                if transcode:
-                    for packet in ostream.encode(None):
-                        out.mux(packet)
+                mux_audio(out, copies, ap)
+            flush_audio(out, copies)
             bar.close()
 
     def video_packet(self, out, packet, p: _Pass) -> None:
@@ -372,33 +369,10 @@ class _Job:
         out.mux(packet)
 
     def _audio_streams(self, inp, out) -> dict:
-        """Audio streams copied untouched; re-encoded to AAC only where the container cannot hold them."""
-        copies = {}
-        fmt = container_format(self.output_path)
-        for a in inp.streams.audio:
-            codec = a.codec_context.name
-            if fmt in ("mp4", "mov") and codec not in MP4_AUDIO:
-                self.warn(f"audio stream {a.index} ({codec}) cannot go into MP4 as it is: re-encoded to AAC")
-                o = out.add_stream("aac", rate=a.codec_context.sample_rate)
-                # an unordered layout ("2 channels") is not one AAC takes: use the standard one
-                o.layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(a.codec_context.channels, "stereo")
-                copies[a] = (o, True)
-            else:
-                copies[a] = (out.add_stream_from_template(a), False)
+        """Audio copied untouched (AAC only where the container cannot hold it); subtitles are not."""
         if inp.streams.subtitles:
             self.warn(f"{len(inp.streams.subtitles)} subtitle stream(s) not copied")
-        return copies
-
-    def _mux_audio(self, out, copies, packet) -> None:
-        ostream, transcode = copies[packet.stream]
-        if transcode:
-            for frame in packet.decode():
-                frame.pts = None
-                for ep in ostream.encode(frame):
-                    out.mux(ep)
-            return
-        packet.stream = ostream
-        out.mux(packet)
+        return add_audio_streams(inp, out, container_format(self.output_path), self.warn)
 
     def _analyse(self, ef, index: int, detector, offsets_log: _OffsetLog | None, maps_writer) -> np.ndarray | None:
         """Shot detection and block QP offsets for one frame (on the worker thread, in frame order)."""

@@ -18,7 +18,8 @@ import av
 
 from semcodec.errors import SemcodecError
 from semcodec.io.reader import open_input
-from semcodec.io.writer import MP4_AUDIO, atomic_output, container_format
+from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
+from semcodec.io.writer import atomic_output, container_format
 
 log = logging.getLogger("semcodec")
 
@@ -118,31 +119,10 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
             vout.set_display_rotation(rotation)
         inp = open_input(input_path) if audio else None
         try:
-            copies = {}
-            if inp is not None:
-                for a in inp.streams.audio:
-                    if fmt in ("mp4", "mov") and a.codec_context.name not in MP4_AUDIO:
-                        log.warning("audio stream %d (%s) cannot go into MP4 as it is: re-encoded to AAC",
-                                    a.index, a.codec_context.name)
-                        o = out.add_stream("aac", rate=a.codec_context.sample_rate)
-                        o.layout = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}.get(a.codec_context.channels, "stereo")
-                        copies[a] = (o, True)
-                    else:
-                        copies[a] = (out.add_stream_from_template(a), False)
+            copies = add_audio_streams(inp, out, fmt, log.warning) if inp is not None else {}
             audio_iter = iter(inp.demux(list(copies))) if copies else iter(())
             held = [None]
 
-            def mux_audio(packet) -> None:
-                o, transcode = copies[packet.stream]
-                stats["audio_packets"] += 1
-                if transcode:
-                    for fr in packet.decode():
-                        fr.pts = None
-                        for ep in o.encode(fr):
-                            out.mux(ep)
-                    return
-                packet.stream = o
-                out.mux(packet)
 
             def audio_until(t: float | None) -> None:
                 while True:
@@ -152,14 +132,13 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
                         p = next(audio_iter, None)
                         if p is None:
                             return
-                    if p.dts is None:
-                        if p.size == 0 and copies[p.stream][1]:
-                            continue
+                    if p.dts is None:  # the demuxer's end-of-stream flush packets
                         continue
                     if t is not None and float(p.dts * p.time_base) > t:
                         held[0] = p
                         return
-                    mux_audio(p)
+                    stats["audio_packets"] += 1
+                    mux_audio(out, copies, p)
 
             g = 0
             for path, rs, prefix in zip(chunk_files, ranks, inband):
@@ -179,10 +158,7 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
                     g += 1
             stats["frames"] = g
             audio_until(None)
-            for o, transcode in copies.values():
-                if transcode:
-                    for ep in o.encode(None):
-                        out.mux(ep)
+            flush_audio(out, copies)
         finally:
             if inp is not None:
                 inp.close()

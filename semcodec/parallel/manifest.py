@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
+from semcodec.io.writer import write_json
 from semcodec.parallel.index import sha256_file
 
 SCHEMA = "semcodec.parallel_manifest/1"
@@ -14,20 +14,7 @@ NAME = "manifest.json"
 
 
 def write_json_atomic(path: str, data: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_json(path, data, indent=1)
 
 
 class Manifest:

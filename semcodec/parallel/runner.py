@@ -17,11 +17,11 @@ from dataclasses import dataclass
 
 from semcodec import __version__
 from semcodec.errors import SemcodecError
-from semcodec.io.writer import check_output_path, container_format
-from semcodec.parallel.chunks import Chunk, plan_chunks, split_budget
+from semcodec.io.writer import check_output_path
+from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
-from semcodec.parallel.manifest import SCHEMA, Manifest, write_json_atomic
+from semcodec.parallel.manifest import SCHEMA, Manifest
 from semcodec.parallel.worker import encode_chunk, encode_chunk_bytes, init_worker
 
 log = logging.getLogger("semcodec")

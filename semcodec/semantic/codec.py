@@ -16,7 +16,6 @@ import io
 import logging
 import math
 import os
-import sys
 import time
 from fractions import Fraction
 
