@@ -27,6 +27,9 @@ def register(sub) -> None:
     p.add_argument("--clip-model", metavar="DIR",
                    help="local CLIP folder (transformers format): zero-shot scene classes and free-text tags; "
                         "needs torch and transformers")
+    p.add_argument("--subtitles", metavar="FILE|auto",
+                   help="SRT/WebVTT/transcript (or 'auto': a sidecar file or a text subtitle track): emotion tags "
+                        "per shot and topic tags from the words")
     p.add_argument("--title", help="the video's title: topic tags are drawn from it")
     p.add_argument("--description", help="the video's description: topic tags are drawn from it")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
@@ -47,6 +50,7 @@ def cmd_tag(args) -> int:
             raise SemcodecError(f"output folder does not exist: {os.path.dirname(os.path.abspath(path))}")
     result, keyframes = tag_video(args.input, max_keyframes=args.max_keyframes, sample_fps=args.sample_fps,
                                   clip_model=args.clip_model, words=[args.title or "", args.description or ""],
+                                  subtitles=args.subtitles,
                                   progress=not args.quiet and sys.stderr.isatty())
     if args.contact_sheet:
         shot_of = {k["frame"]: k["shot"] for k in result["keyframes"]}

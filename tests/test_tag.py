@@ -157,3 +157,19 @@ def test_topic_tags_from_title_and_description(cut_clip):
     assert any("astronaut" in t for t in topics) and any("shuttle" in t for t in topics)
     assert all(0 < t["score"] <= 1 for t in result["tags"] if t["kind"] == "topic")
     assert not [t for t in tag_video(cut_clip)[0]["tags"] if t["kind"] == "topic"]
+
+
+def test_subtitles_give_emotion_and_topic_tags(cut_clip, tmp_path):
+    srt = tmp_path / "cut.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:00,700\nThe weather report for tomorrow.\n\n"
+                   "2\n00:00:00,900 --> 00:00:01,500\nI HATE you! Get out of my house, you liar!\n", encoding="utf-8")
+    result, _ = tag_video(cut_clip, subtitles=str(srt))
+    first, second = result["shots"]
+    assert not [t for t in first["tags"] if t["kind"] == "emotion"]  # a calm line: no emotion tag
+    emo = [t for t in second["tags"] if t["kind"] == "emotion"]
+    assert len(emo) == 1 and emo[0]["tag"] in ("anger", "disgust") and emo[0]["score"] > 0.3
+    assert any(t["kind"] == "topic" for t in result["tags"])
+    bad = tmp_path / "bad.srt"
+    bad.write_text("this is not a subtitle file at all", encoding="utf-8")
+    with pytest.raises(SemcodecError):
+        tag_video(cut_clip, subtitles=str(bad))

@@ -62,7 +62,7 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
 
 
 def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, shot_method: str = "adaptive",
-              clip_model: str | None = None, words: list[str] | None = None,
+              clip_model: str | None = None, words: list[str] | None = None, subtitles: str | None = None,
               progress: bool = False) -> tuple[dict, list[Candidate]]:
     """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails). With
     `clip_model` (a local CLIP folder) scene classes are zero-shot and free-text tags are added."""
@@ -72,6 +72,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
         from semcodec.scenes.clip import ClipScenes
 
         clip = ClipScenes(clip_model)  # load first: a bad folder fails before the decode
+    cues, text_warnings = _scored_cues(subtitles, path)  # likewise: a broken subtitle file fails first
     info = probe(path)
     fps = float(info.average_rate)
     aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
@@ -150,6 +151,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
         tags = [{"tag": scene["class"], "kind": "scene", "score": scene["confidence"]}]
         tags += [{"tag": t, "kind": "visual", "score": v} for t, v in _visual_tags(summary)]
         tags += [{"tag": t, "kind": "clip", "score": v} for t, v in clip_tags]
+        tags += _emotion_tags(cues, shot.start_time, shot.end_time)
         out_shots.append({**shot.to_json(), "scene": scene,
                           "tags": tags, "measurements": {k: round(v, 4) for k, v in summary.items()}})
     chosen = select(per_shot, max_keyframes)
@@ -168,16 +170,44 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
                       "scene": f"clip:{clip.name}" if clip else "embedded rules (semcodec/scenes/classify.py)"},
         "shots": out_shots,
         "tags": _video_tags(out_shots) + [{"tag": t, "kind": "topic", "score": v}
-                                          for t, v in topic_tags(words or [])],
+                                          for t, v in topic_tags((words or []) + [c.text for c in cues])],
         "keyframes": [{**c.to_json(), "shot": next(i for i, s in enumerate(shot_list)
                                                    if s.start_frame <= c.index < s.end_frame)} for c in chosen],
         "timings": {"total_s": round(time.perf_counter() - t0, 3), "fps": None},
         "decode": {"corrupt_packets_skipped": stats.bad_packets},
-        "warnings": [f"{stats.bad_packets} corrupt video packet(s) skipped (first error: {stats.first_error})"]
-        if stats.bad_packets else [],
+        "warnings": text_warnings + ([f"{stats.bad_packets} corrupt video packet(s) skipped (first error: "
+                                      f"{stats.first_error})"] if stats.bad_packets else []),
     }
     result["timings"]["fps"] = round(n / max(result["timings"]["total_s"], 1e-9), 1)
     return result, chosen
+
+
+def _scored_cues(subtitles: str | None, video: str) -> tuple[list, list[str]]:
+    """Subtitle cues with their emotion (VADER, plus MiniLM categories when that package is installed)."""
+    if not subtitles:
+        return [], []
+    from semcodec.text.embed import embedder_status, shared_embedder
+    from semcodec.text.emotion import make_scorer
+    from semcodec.text.sources import resolve
+
+    warnings: list[str] = []
+    source = resolve(subtitles, video, warn=warnings.append)
+    if source is None or not source.cues:
+        return [], warnings
+    warnings += source.warnings
+    scorer = make_scorer(None, shared_embedder() if embedder_status()[0] else None)
+    for cue, e in zip(source.cues, scorer.score([c.text for c in source.cues])):
+        cue.emotion = e
+    return source.cues, warnings
+
+
+def _emotion_tags(cues: list, start: float, end: float) -> list[dict]:
+    """The strongest emotion among the cues shown during [start, end), as a tag (neutral is no tag)."""
+    shown = [c for c in cues if c.start < end and c.end > start and c.emotion.get("category") != "neutral"]
+    if not shown:
+        return []
+    top = max(shown, key=lambda c: c.emotion["intensity"])
+    return [{"tag": top.emotion["category"], "kind": "emotion", "score": top.emotion["intensity"]}]
 
 
 def _video_tags(shots: list[dict]) -> list[dict]:
