@@ -83,7 +83,9 @@ def markdown_file(name: str) -> list[str]:
     if not os.path.exists(path):
         return []
     with open(path) as f:
-        return f.read().strip().splitlines() + [""]
+        lines = f.read().strip().splitlines()
+    # a results file's own title becomes bold text: the README keeps one heading level here
+    return [f"**{ln.lstrip('#').strip()}**" if ln.startswith("#") else ln for ln in lines] + [""]
 
 
 def render() -> str:
