@@ -1,6 +1,5 @@
 """ROI side data: the ctypes attacher, the offset-grid -> region-list conversion, and real encodes
 that prove the encoders read the map."""
-from fractions import Fraction
 
 import av
 import cv2
@@ -8,7 +7,7 @@ import numpy as np
 import pytest
 
 from conftest import region_mse, textured_frames
-from semcodec.encoding.codecs import CAPABILITIES, DECODERS, RateControl, encoder_options, self_check
+from semcodec.encoding.codecs import CAPABILITIES, roundtrip, self_check
 from semcodec.encoding.roi_sidedata import (ROI_STRUCT_SIZE, SIDE_DATA_ROI, RoiAttacher,
                                             regions_from_offsets)
 
@@ -155,30 +154,10 @@ def encode_frames(codec: str, source, offsets, attacher, crf: float = 32):
     """Encode grey frames with the library's own options, optionally with a QP-offset grid; return
     (packet bytes, decoded grey frames)."""
     caps = CAPABILITIES[codec]
-    opts, _ = encoder_options(caps, RateControl(crf=crf), None)
-    ctx = av.CodecContext.create(codec, "w")
-    ctx.width, ctx.height, ctx.pix_fmt = W, H, "yuv420p"
-    ctx.time_base, ctx.framerate = Fraction(1, 25), Fraction(25)
-    ctx.options = opts
     regions = None
     if offsets is not None:
         regions = regions_from_offsets(offsets, caps.block, W, H, caps.qp_range(8))
-    packets = []
-    for i, img in enumerate(source):
-        f = av.VideoFrame.from_ndarray(img, format="gray").reformat(format="yuv420p")
-        f.pts = i
-        if regions is not None:
-            attacher.attach(f, regions)
-        packets += ctx.encode(f)
-    packets += ctx.encode(None)
-    dec = av.CodecContext.create(DECODERS[codec], "r")
-    if ctx.extradata:
-        dec.extradata = ctx.extradata
-    out = []
-    for p in packets:
-        out += dec.decode(p)
-    out += dec.decode(None)
-    return b"".join(bytes(p) for p in packets), [o.to_ndarray(format="gray") for o in out]
+    return roundtrip(codec, source, regions, crf=crf, attacher=attacher)
 
 
 @pytest.mark.parametrize("codec", ["libx264", "libx265", "libvpx-vp9"])
