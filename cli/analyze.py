@@ -3,11 +3,12 @@ of a video's subtitles / transcript / prompt, as JSON; optionally a plot against
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-from semcodec.errors import SemcodecError
+from cli.options import finite_float, positive_float
+from semcodec.errors import UsageError
+from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import write_json
 
 
@@ -27,17 +28,18 @@ def register(sub) -> None:
     p.add_argument("input", help="input video")
     p.add_argument("--subtitles", metavar="FILE|auto", help="as for encode: .srt, .vtt, transcript, FILE.mkv[#N], auto")
     p.add_argument("--prompt", metavar="TEXT", help="text for the whole video")
-    p.add_argument("--json", metavar="OUT.json", help="write the JSON here (default: print it)")
+    p.add_argument("--json", metavar="OUT.json", help="write the JSON here ('-': stdout); without it only "
+                                                       "the summary is printed, on stderr")
     p.add_argument("--plot", metavar="OUT.png", help="plot the emotion curve against bits per frame")
     p.add_argument("--encoded", metavar="FILE", action="append",
                    help="encoded file(s) whose bits per frame to plot and correlate (repeatable); without it "
                         "--plot encodes INPUT first (CRF, text guided) to a temporary file")
-    p.add_argument("--emotion-strength", type=float, default=4.0, metavar="QP",
+    p.add_argument("--emotion-strength", type=finite_float(0, 24), default=4.0, metavar="QP",
                    help="QP between the calmest and the most intense moment (default 4)")
     p.add_argument("--emotion-model", metavar="DIR", help="local transformers emotion classifier folder")
     p.add_argument("--roi", default="auto", metavar="auto|LIST", help="analyzers that find the regions (default auto)")
     p.add_argument("--yolo-weights", metavar="PATH", help="YOLO weights for the objects analyzer (.onnx or .pt)")
-    p.add_argument("--sample-fps", type=float, default=2.0, metavar="F",
+    p.add_argument("--sample-fps", type=positive_float, default=2.0, metavar="F",
                    help="frames per second analysed (plus the middle frame of every cue; default 2)")
     p.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     p.set_defaults(func=cmd_analyze)
@@ -46,11 +48,20 @@ def register(sub) -> None:
 def cmd_analyze(args) -> int:
     from semcodec.text.analyze import analyze_video
 
-    for path in (args.json, args.plot):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise SemcodecError(f"output folder does not exist: {os.path.dirname(os.path.abspath(path))}")
+    if not args.subtitles and not args.prompt:  # usage errors first, before anything about the files
+        raise UsageError("analyze needs --subtitles FILE|auto or --prompt TEXT")
     if args.plot and os.path.splitext(args.plot)[1].lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
-        raise SemcodecError("--plot must end in .png, .pdf, .svg or .jpg")
+        raise UsageError("--plot must end in .png, .pdf, .svg or .jpg")
+    outputs = [Output("--json", args.json), Output("--plot", args.plot)]
+    side = [p.split("#")[0] for p in [args.subtitles, *(args.encoded or [])] if p and p != "auto"]
+    check_outputs([args.input, *side], outputs, overwrite=args.overwrite)
+    with all_or_nothing(outputs):
+        return _run(args)
+
+
+def _run(args) -> int:
+    from semcodec.text.analyze import analyze_video
+
     result = analyze_video(args.input, subtitles=args.subtitles, prompt=args.prompt,
                            emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
                            roi=args.roi, yolo_weights=args.yolo_weights, sample_fps=args.sample_fps,
@@ -58,8 +69,6 @@ def cmd_analyze(args) -> int:
                            progress=not args.quiet and sys.stderr.isatty())
     if args.json:
         write_json(args.json, result, indent=1)
-    else:
-        print(json.dumps(result, indent=1))
     if not args.quiet:
         for c in result["cues"]:
             e = c["emotion"]

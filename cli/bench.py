@@ -5,6 +5,8 @@ import argparse
 import os
 import sys
 
+from semcodec.io.outputs import Output, check_outputs
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -59,12 +61,17 @@ def cmd_bench(args) -> int:
                              preset=args.preset, modes=args.modes, roi_mask=args.roi_mask, metrics=args.metrics,
                              resume=args.resume, keep_encodes=args.keep_encodes, bd_method=args.bd_method,
                              progress=not args.quiet and sys.stderr.isatty())
+    # --out is a results folder that --resume continues: -n skips a finished one; replacing one is the
+    # user's call (another --out, or delete it), never a side effect of -y
+    out = Output("--out", args.out, kind="dir", owns=("results.json",))
+    check_outputs(args.inputs, [out], overwrite="skip" if args.overwrite == "skip" and not args.resume
+                  else "overwrite")
     try:
         doc = run_bench(args.inputs, args.out, settings)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         print(f"semcodec: interrupted; finished points are in {os.path.join(args.out, 'results.json')} "
               "(rerun with --resume to continue)", file=sys.stderr)
-        return 130
+        return getattr(exc, "exit_code", 130)
     if not args.quiet:
         print(_summary(doc, args.out), file=sys.stderr)
     return 0

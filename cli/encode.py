@@ -2,24 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
-from semcodec.errors import SemcodecError
-
-
-def parse_bitrate(text: str) -> int:
-    """'800k', '1.5M', '250000' -> bits per second."""
-    t = text.strip().lower().rstrip("bps").rstrip("/")
-    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
-    try:
-        value = float(t[:-1] if mult > 1 else t) * mult
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a bitrate: {text!r} (examples: 800k, 1.5M)") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("bitrate must be positive")
-    return int(value)
+from cli.options import finite_float, parse_bitrate, positive_float, positive_int  # parse_bitrate: kept importable here
+from semcodec.errors import SemcodecError, UsageError
+from semcodec.io.outputs import Output, all_or_nothing, check_outputs
+from semcodec.io.writer import STDOUT, write_json
 
 
 def register(sub) -> None:
@@ -39,7 +28,7 @@ def register(sub) -> None:
     enc.add_argument("--codec", default="libx264", choices=["libx264", "libx265", "libvpx-vp9", "libsvtav1"],
                      help="encoder (default libx264). libsvtav1 ignores block maps: it is encoded plain")
     rate = enc.add_mutually_exclusive_group()
-    rate.add_argument("--crf", type=float, help="constant quality (default: 23 x264, 28 x265, 34 vp9, 35 av1)")
+    rate.add_argument("--crf", type=finite_float(), help="constant quality (default: 23 x264, 28 x265, 34 vp9, 35 av1)")
     rate.add_argument("--bitrate", type=parse_bitrate, help="target bitrate, e.g. 800k or 2M (ABR)")
     enc.add_argument("--two-pass", action="store_true", help="two-pass encode to --bitrate (x264, x265)")
     enc.add_argument("--preset", help="encoder preset (x264/x265 names; cpu-used 5-8 for vp9; 0-13 for av1)")
@@ -49,7 +38,7 @@ def register(sub) -> None:
     enc.add_argument("--yolo-weights", metavar="PATH",
                      help="YOLO weights for the objects analyzer: an .onnx export (runs on OpenCV) or a .pt file "
                           "(needs ultralytics); default: the Ultralytics weights folder, if it has any")
-    enc.add_argument("--roi-strength", type=float, default=0.2, metavar="S",
+    enc.add_argument("--roi-strength", type=finite_float(0, 1), default=0.2, metavar="S",
                      help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
                           "most and least important blocks); offsets are balanced so the rate stays put")
     enc.add_argument("--shots", default="auto", choices=["auto", "off"],
@@ -67,7 +56,7 @@ def register(sub) -> None:
     txt.add_argument("--prompt", metavar="TEXT",
                      help="text for the whole video, e.g. 'the faces' or 'the car on the left': the regions it "
                           "names get more bits; naming something absent changes nothing")
-    txt.add_argument("--emotion-strength", type=float, default=4.0, metavar="QP",
+    txt.add_argument("--emotion-strength", type=finite_float(0, 24), default=4.0, metavar="QP",
                      help="QP between the calmest and the most intense moment of the subtitles (default 4; "
                           "0 = no temporal shift); balanced so the size stays put at the same CRF")
     txt.add_argument("--emotion-model", metavar="DIR",
@@ -77,13 +66,13 @@ def register(sub) -> None:
     enc.add_argument("--json", action="store_true", help="print the JSON report on stdout")
     enc.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     par = enc.add_argument_group("scaling out (chunked at shot boundaries, resumable; INPUT may be a folder)")
-    par.add_argument("--workers", type=int, metavar="N",
+    par.add_argument("--workers", type=positive_int, metavar="N",
                      help="encode chunks on N local processes (default with --work-dir/--chunk-*: all cores)")
     par.add_argument("--ray", metavar="ADDRESS|local",
                      help="encode chunks as Ray tasks on the cluster at ADDRESS ('auto', 'ray://host:10001'), "
                           "or on a local Ray started for this run ('local'); needs pip install 'semcodec[parallel]'")
-    par.add_argument("--chunk-min-s", type=float, default=None, metavar="S", help="shortest chunk (default 2 s)")
-    par.add_argument("--chunk-max-s", type=float, default=None, metavar="S",
+    par.add_argument("--chunk-min-s", type=positive_float, default=None, metavar="S", help="shortest chunk (default 2 s)")
+    par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
                      help="longest chunk; longer shots are split (default 20 s)")
     par.add_argument("--work-dir", metavar="DIR",
                      help="keep chunks and the manifest here; a re-run resumes (default: a hidden folder beside "
@@ -133,6 +122,29 @@ def _summary(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _outputs(args) -> list[Output]:
+    """Every path this run writes, with the option that named it."""
+    if os.path.isdir(args.input):  # batch: -o is a folder of results; each video is checked as it comes
+        outs = [Output("-o", args.output, kind="dir", owns=())]
+    else:
+        outs = [Output("-o", args.output, stream_ok=False)]
+    outs += [Output("--save-maps", args.save_maps, stream_ok=False), Output("--report", args.report)]
+    return [o for o in outs if o.path]
+
+
+def _inputs(args) -> list[str]:
+    side = [p.split("#")[0] for p in (args.subtitles, args.keyframes_from) if p and p != "auto"]
+    return [args.input, *side]
+
+
+def _emit(args, report: dict) -> None:
+    """The report to --report (atomically) and/or stdout (--json): machine output only when asked."""
+    if args.report:
+        write_json(args.report, report)
+    if args.json:
+        write_json(STDOUT, report)
+
+
 def cmd_encode(args) -> int:
     from semcodec.pipeline import EncodeSettings, encode
 
@@ -142,17 +154,18 @@ def cmd_encode(args) -> int:
                               keyframes_from=args.keyframes_from, subtitles=args.subtitles, prompt=args.prompt,
                               emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
                               progress=not args.quiet and sys.stderr.isatty())
-    if args.report and not os.path.isdir(os.path.dirname(os.path.abspath(args.report))):
-        raise SemcodecError(f"report folder does not exist: {os.path.dirname(os.path.abspath(args.report))}")
-    if os.path.isdir(args.input) or _parallel_wanted(args):
-        return _cmd_parallel(args, settings)
-    report = encode(args.input, args.output, settings)
-    if args.report:
-        with open(args.report, "w") as f:
-            json.dump(report, f, indent=2)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    elif not args.quiet:
+    if args.report == STDOUT and args.json:
+        raise UsageError("--report - and --json both write the report to stdout: use one")
+    outputs = _outputs(args)
+    batch = os.path.isdir(args.input)
+    check_outputs(_inputs(args), outputs, overwrite="overwrite" if batch else args.overwrite)
+    if batch or _parallel_wanted(args):
+        with all_or_nothing(outputs):
+            return _cmd_parallel(args, settings)
+    with all_or_nothing(outputs):
+        report = encode(args.input, args.output, settings)
+        _emit(args, report)
+    if not args.json and not args.quiet:
         print(_summary(report), file=sys.stderr)
     return 0
 
@@ -174,27 +187,24 @@ def _cmd_parallel(args, settings) -> int:
     if os.path.isdir(args.input):
         def show(row):
             if not args.quiet:
+                if row.get("skipped"):
+                    print(f"skip {row['input']}: {row['output']} exists (-n)", file=sys.stderr)
+                    return
                 print(f"{'ok  ' if row['ok'] else 'FAIL'} {row['input']}: " + (
                     f"{row['frames']} frames, {row['bytes'] / 1024:.1f} KiB in {row['seconds']} s" if row["ok"]
                     else row["error"]), file=sys.stderr)
 
-        res = encode_batch(args.input, args.output, settings, opts, parallel=_parallel_wanted(args), on_result=show)
-        if args.report:
-            with open(args.report, "w") as f:
-                json.dump(res, f, indent=2)
-        if args.json:
-            print(json.dumps(res, indent=2))
-        n, bad = len(res["results"]), res["failed"]
-        print(f"semcodec: {n - len(bad)} of {n} videos encoded" + (
-            f"; failed: {', '.join(bad)}" if bad else ""), file=sys.stderr)
+        res = encode_batch(args.input, args.output, settings, opts, parallel=_parallel_wanted(args), on_result=show,
+                           overwrite=args.overwrite)
+        _emit(args, res)
+        n, bad, skipped = len(res["results"]), res["failed"], res["skipped"]
+        print(f"semcodec: {n - len(bad) - len(skipped)} of {n} videos encoded"
+              + (f", {len(skipped)} skipped (output exists, -n)" if skipped else "")
+              + (f"; failed: {', '.join(bad)}" if bad else ""), file=sys.stderr)
         return 1 if bad else 0
     report = encode_parallel(args.input, args.output, settings, opts)
-    if args.report:
-        with open(args.report, "w") as f:
-            json.dump(report, f, indent=2)
-    if args.json:
-        print(json.dumps(report, indent=2))
-    elif not args.quiet:
+    _emit(args, report)
+    if not args.json and not args.quiet:
         par = report["parallel"]
         print(_summary(report), file=sys.stderr)
         print(f"chunks: {len(par['chunks'])} on {par['backend']} ({par['workers']} workers, "

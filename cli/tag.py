@@ -1,11 +1,11 @@
 """`semcodec tag`: shots, scene classes, tags and representative keyframes as JSON (+ contact sheet)."""
 from __future__ import annotations
 
-import json
-import os
 import sys
 
-from semcodec.errors import SemcodecError
+from cli.options import positive_float, positive_int
+from semcodec.errors import UsageError
+from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import write_json
 
 
@@ -18,11 +18,12 @@ def register(sub) -> None:
         epilog="example:\n  semcodec tag clip.webm --json tags.json --contact-sheet sheet.jpg --keyframes-dir kf/",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("input", help="input video")
-    p.add_argument("--json", metavar="OUT.json", help="write the JSON here (default: print it)")
+    p.add_argument("--json", metavar="OUT.json", help="write the JSON here ('-': stdout); without it only "
+                                                       "the summary is printed, on stderr")
     p.add_argument("--contact-sheet", metavar="IMAGE", help="write a contact sheet (.png, .jpg, .webp)")
     p.add_argument("--keyframes-dir", metavar="DIR", help="write each keyframe as a full-size JPEG here")
-    p.add_argument("--max-keyframes", type=int, default=12, metavar="N", help="at most N keyframes (default 12)")
-    p.add_argument("--sample-fps", type=float, default=2.0, metavar="F",
+    p.add_argument("--max-keyframes", type=positive_int, default=12, metavar="N", help="at most N keyframes (default 12)")
+    p.add_argument("--sample-fps", type=positive_float, default=2.0, metavar="F",
                    help="frames per second measured in full (default 2; every frame goes to the shot detector)")
     p.add_argument("--clip-model", metavar="DIR",
                    help="local CLIP folder (transformers format): zero-shot scene classes and free-text tags; "
@@ -37,17 +38,23 @@ def register(sub) -> None:
 
 
 def cmd_tag(args) -> int:
+    if args.max_keyframes < 1:
+        raise UsageError("--max-keyframes must be at least 1")
+    if not args.sample_fps > 0 or args.sample_fps == float("inf"):
+        raise UsageError(f"--sample-fps must be a positive number, not {args.sample_fps}")
+    outputs = [Output("--json", args.json), Output("--contact-sheet", args.contact_sheet),
+               Output("--keyframes-dir", args.keyframes_dir, kind="dir", owns=("frame*.jpg",))]
+    side = [args.subtitles.split("#")[0]] if args.subtitles and args.subtitles != "auto" else []
+    check_outputs([args.input, *side], outputs, overwrite=args.overwrite)
+    with all_or_nothing(outputs):
+        return _run(args, outputs)
+
+
+def _run(args, outputs) -> int:
     from semcodec.tagging.contact_sheet import render, save_image
     from semcodec.tagging.export import save_keyframes
     from semcodec.tagging.tagger import tag_video
 
-    if args.max_keyframes < 1:
-        raise SemcodecError("--max-keyframes must be at least 1")
-    if args.sample_fps <= 0:
-        raise SemcodecError("--sample-fps must be positive")
-    for path in (args.json, args.contact_sheet):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise SemcodecError(f"output folder does not exist: {os.path.dirname(os.path.abspath(path))}")
     result, keyframes = tag_video(args.input, max_keyframes=args.max_keyframes, sample_fps=args.sample_fps,
                                   clip_model=args.clip_model, words=[args.title or "", args.description or ""],
                                   subtitles=args.subtitles,
@@ -63,8 +70,6 @@ def cmd_tag(args) -> int:
         print(f"semcodec: warning: {w}", file=sys.stderr)
     if args.json:
         write_json(args.json, result, indent=2)
-    else:
-        print(json.dumps(result, indent=2))
     if not args.quiet:
         v = result["video"]
         print(f"{len(result['shots'])} shots, {len(result['keyframes'])} keyframes from {v['frames']} frames "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import math
 import os
 import tempfile
 import time
@@ -23,10 +24,10 @@ from semcodec import __version__
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
-from semcodec.encoding.codecs import RateControl, caps_for, encoder_options
+from semcodec.encoding.codecs import RateControl, caps_for, check_bitrate, check_crf, check_preset, encoder_options
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt, small_luma, small_rgb
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, neutral_region, regions_from_offsets
-from semcodec.errors import SemcodecError
+from semcodec.errors import SemcodecError, UsageError
 from semcodec.planning import ShotPlan
 from semcodec.shots import ShotDetector
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
@@ -66,19 +67,39 @@ class EncodeSettings:
     def ranged(self) -> bool:
         return bool(self.start_frame) or self.end_frame is not None
 
+    def validate(self) -> None:
+        """Check every value against the codec's real range before any work starts (UsageError naming the
+        option), and that explicitly given model paths exist: a path the user named is never skipped
+        silently, whatever --roi says (SemcodecError)."""
+        caps_for(self.codec)
+        if self.crf is not None:
+            check_crf(self.codec, self.crf)
+        if self.bitrate is not None:
+            check_bitrate(self.bitrate)
+        check_preset(self.codec, self.preset)
+        for name, value, hi in (("--roi-strength", self.roi_strength, 1), ("--emotion-strength", self.emotion_strength, 24)):
+            if not (math.isfinite(value) and 0 <= value <= hi):
+                raise UsageError(f"{name} {value:g} is out of range (0-{hi})")
+        if self.yolo_weights and not os.path.isfile(self.yolo_weights):
+            raise SemcodecError(f"--yolo-weights {self.yolo_weights}: no such file")
+        if self.emotion_model and not os.path.isdir(self.emotion_model):
+            raise SemcodecError(f"--emotion-model {self.emotion_model}: not a folder (give a local transformers "
+                                "model folder)")
+
     def rate_control(self) -> RateControl:
+        self.validate()
         if self.crf is not None and self.bitrate:
             raise SemcodecError("give either --crf or --bitrate, not both")
         if self.two_pass and not self.bitrate:
-            raise SemcodecError("--two-pass needs --bitrate")
+            raise UsageError("--two-pass needs --bitrate")
         if self.bitrate is not None and self.bitrate <= 0:
             raise SemcodecError("--bitrate must be positive")
         if not 0 <= self.roi_strength <= 1:
-            raise SemcodecError("--roi-strength must be in [0, 1]")
+            raise UsageError("--roi-strength must be in [0, 1]")
         if not 0 <= self.emotion_strength <= 24:
             raise SemcodecError("--emotion-strength must be in [0, 24] QP")
         if self.two_pass and not caps_for(self.codec).two_pass:
-            raise SemcodecError(f"two-pass is supported with libx264 and libx265, not {self.codec}")
+            raise UsageError(f"two-pass is supported with libx264 and libx265, not {self.codec}")
         crf = self.crf if self.crf is not None or self.bitrate else DEFAULT_CRF.get(self.codec, 23)
         return RateControl(crf=crf, bitrate=self.bitrate, two_pass=self.two_pass)
 
@@ -500,6 +521,7 @@ def encode(input_path: str, output_path: str, settings: EncodeSettings | None = 
     """Encode `input_path` to `output_path`; return the JSON-ready report. Raises SemcodecError with a
     one-line message on bad input; the output path never holds a half-written file."""
     settings = settings or EncodeSettings()
+    settings.validate()  # a bad option fails before any file is looked at
     check_output_path(input_path, output_path)
     if settings.save_maps:
         check_output_path(input_path, settings.save_maps)

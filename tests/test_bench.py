@@ -147,7 +147,7 @@ def test_partial_results_then_resume_skips_finished_points(runs):
 def test_existing_results_need_resume(runs, face, capsys):
     rc = main(["bench", face["clip"], "--crf", "22", "--out", runs["out"]])
     err = capsys.readouterr().err
-    assert rc == 2 and "--resume" in err and len(err.strip().splitlines()) == 1
+    assert rc == 1 and "--resume" in err and len(err.strip().splitlines()) == 1
 
 
 # ---- BD ------------------------------------------------------------------------------------------
@@ -332,16 +332,16 @@ def test_mask_that_does_not_match_the_clip(face, tmp_path):
 def test_bad_inputs_are_one_line_errors(face, tmp_path, capsys):
     text = tmp_path / "notavideo.mp4"
     text.write_text("hello\n")
-    for argv, message in [
-        ([str(text), "--crf", "23"], "not a readable video"),
-        ([str(tmp_path / "missing.mp4"), "--crf", "23"], "not found"),
-        ([face["clip"], "--crf", "23", "--modes", "baseline,roi+x"], "unknown mode"),
-        ([face["clip"], "--crf", "23", "--two-pass"], "--two-pass needs --bitrate"),
-        ([face["clip"], "--bitrate", "100k,fast"], "not a bitrate"),
+    for argv, message, code in [  # a bad file is a runtime failure (1), a bad option a usage error (2)
+        ([str(text), "--crf", "23"], "not a readable video", 1),
+        ([str(tmp_path / "missing.mp4"), "--crf", "23"], "not found", 1),
+        ([face["clip"], "--crf", "23", "--modes", "baseline,roi+x"], "unknown mode", 2),
+        ([face["clip"], "--crf", "23", "--two-pass"], "--two-pass needs --bitrate", 2),
+        ([face["clip"], "--bitrate", "100k,fast"], "not a bitrate", 2),
     ]:
         rc = main(["bench", *argv, "--out", str(tmp_path / "out"), "-q"])
         err = capsys.readouterr().err
-        assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
+        assert rc == code and message in err and len(err.strip().splitlines()) == 1, err
     assert _no_results(tmp_path / "out")
 
 

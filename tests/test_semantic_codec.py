@@ -126,13 +126,13 @@ def test_cli(cut_clip, tmp_path, capsys):
     capsys.readouterr()
     data = out.read_bytes()
     (tmp_path / "trunc.semz").write_bytes(data[: len(data) // 2])
-    assert main(["semantic", "decode", str(tmp_path / "trunc.semz"), "-o", str(tmp_path / "t.mp4")]) == 2
+    assert main(["semantic", "decode", str(tmp_path / "trunc.semz"), "-o", str(tmp_path / "t.mp4")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("semcodec: error: not a valid .semz file: truncated") and err.count("\n") == 1
     assert not (tmp_path / "t.mp4").exists()
     assert main(["semantic", "encode", cut_clip, "-o", str(tmp_path / "x.mp4")]) == 2
     assert main(["semantic", "encode", cut_clip, "-o", str(tmp_path / "y.semz"), "--guide-size", "4"]) == 2
-    assert main(["semantic", "encode", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "m.semz")]) == 2
+    assert main(["semantic", "encode", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "m.semz")]) == 1
     assert main(["semantic", "decode", str(out), "-o", str(tmp_path / "o.avi")]) == 2
     assert "input not found" in capsys.readouterr().err
 

@@ -66,15 +66,15 @@ def test_cli_writes_json_sheet_and_keyframes(cut_clip, tmp_path, capsys):
     assert sheet.stat().st_size > 2000
 
 
-@pytest.mark.parametrize("args,msg", [
-    (["missing.mp4"], "not found"),
-    (["{clip}", "--contact-sheet", "/nonexistent/s.png"], "does not exist"),
-    (["{clip}", "--max-keyframes", "0"], "at least 1"),
+@pytest.mark.parametrize("args,msg,code", [
+    (["missing.mp4"], "not found", 1),
+    (["{clip}", "--contact-sheet", "/nonexistent/s.png"], "does not exist", 1),
+    (["{clip}", "--max-keyframes", "0"], "at least 1", 2),
 ])
-def test_cli_errors(cut_clip, capsys, args, msg):
+def test_cli_errors(cut_clip, capsys, args, msg, code):
     rc = main(["tag", *[a.format(clip=cut_clip) for a in args], "-q"])
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and err[0].startswith("semcodec: error:") and msg in err[0]
+    assert rc == code and len(err) == 1 and err[0].startswith("semcodec: error:") and msg in err[0]
 
 
 def _keyframes(path):

@@ -58,6 +58,7 @@ class Analyzer:
     weight = 1.0
     stride = 1
     description = ""
+    explicit = False  # set when the user named its model path: then it must load, in auto mode too
 
     def __init__(self):
         self.available = False

@@ -11,7 +11,7 @@ from semcodec.analysis.motion import MotionAnalyzer
 from semcodec.analysis.objects import ObjectAnalyzer
 from semcodec.analysis.saliency import SaliencyAnalyzer
 from semcodec.analysis.text import TextAnalyzer
-from semcodec.errors import SemcodecError
+from semcodec.errors import SemcodecError, UsageError
 
 ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer)}
 ANALYSIS_LONG_SIDE = 320
@@ -26,7 +26,7 @@ def build_analyzers(spec: str, yolo_weights: str | None = None) -> list[Analyzer
     names = list(ANALYZERS) if spec == "auto" else [n.strip() for n in spec.split(",") if n.strip()]
     unknown = [n for n in names if n not in ANALYZERS]
     if unknown:
-        raise SemcodecError(f"unknown analyzer {', '.join(unknown)}; choose from {', '.join(ANALYZERS)}")
+        raise UsageError(f"unknown analyzer {', '.join(unknown)}; choose from {', '.join(ANALYZERS)}")
     return [ObjectAnalyzer(yolo_weights) if n == "objects" else ANALYZERS[n]() for n in names]
 
 
@@ -46,7 +46,8 @@ class ImportanceMapper:
         self.fade = fade
         for a in analyzers:
             a.load()
-            if required and not a.available:
+            # auto mode lists the analyzers that cannot run; one built from a path the user named must run
+            if (required or a.explicit) and not a.available:
                 raise SemcodecError(f"analyzer '{a.name}' cannot run: {a.reason}")
         self.active = [a for a in analyzers if a.available]
         self._held: dict[str, Detections] = {}

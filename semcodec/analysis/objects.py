@@ -106,6 +106,7 @@ class ObjectAnalyzer(Analyzer):
     def __init__(self, weights: str | None = None, conf: float = 0.35):
         super().__init__()
         self.weights_arg = weights
+        self.explicit = bool(weights)
         self.conf = conf
         self.backend = ""
         self._net = None
@@ -118,6 +119,7 @@ class ObjectAnalyzer(Analyzer):
         if not path:
             self.available, self.reason = False, how
             return False
+        src = f"--yolo-weights {path}" if self.weights_arg else path  # name the option the user gave
         try:
             if path.endswith(".onnx"):
                 self._net = cv2.dnn.readNetFromONNX(path)
@@ -131,10 +133,10 @@ class ObjectAnalyzer(Analyzer):
                 self.names = [str(self._yolo.names[i]).replace(" ", "_") for i in sorted(self._yolo.names)]
                 self.backend = f"ultralytics:{os.path.basename(path)}"
         except ImportError:
-            self.available, self.reason = False, f"{path} needs the ultralytics package (pip install ultralytics)"
+            self.available, self.reason = False, f"{src} needs the ultralytics package (pip install ultralytics)"
             return False
         except Exception as exc:  # noqa: BLE001 - any loader failure is reported, not raised
-            self.available, self.reason = False, f"cannot load {path}: {str(exc).splitlines()[0][:120]}"
+            self.available, self.reason = False, f"cannot load {src}: {(str(exc).splitlines() or [''])[0][:120]}"
             return False
         self.available, self.reason = True, how
         return True

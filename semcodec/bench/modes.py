@@ -1,10 +1,12 @@
 """What one benchmark point is: a mode (how semcodec encodes) and a rate point (CRF or bitrate)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from semcodec.analysis.fusion import ANALYZERS
-from semcodec.errors import SemcodecError
+from semcodec.encoding.codecs import MIN_BITRATE
+from semcodec.errors import UsageError
 from semcodec.pipeline import EncodeSettings
 
 DEFAULT_STRENGTH = EncodeSettings.roi_strength
@@ -33,7 +35,7 @@ def parse_mode(text: str) -> Mode:
     base = base.strip().lower()
     if base == "baseline":
         if at:
-            raise SemcodecError(f"mode {name!r}: baseline has no ROI strength")
+            raise UsageError(f"mode {name!r}: baseline has no ROI strength")
         roi = "off"
     elif base == "roi":
         roi = "auto"
@@ -41,7 +43,7 @@ def parse_mode(text: str) -> Mode:
         analyzers = [a for a in base.split("+") if a]
         unknown = [a for a in analyzers if a not in ANALYZERS]
         if not analyzers or unknown:
-            raise SemcodecError(f"unknown mode {name!r}: use baseline, roi, roi@S or analyzers joined by '+' "
+            raise UsageError(f"unknown mode {name!r}: use baseline, roi, roi@S or analyzers joined by '+' "
                                 f"({', '.join(ANALYZERS)}), optionally with :PRESET")
         roi = ",".join(analyzers)
     strength = DEFAULT_STRENGTH
@@ -49,22 +51,22 @@ def parse_mode(text: str) -> Mode:
         try:
             strength = float(strength_text)
         except ValueError:
-            raise SemcodecError(f"mode {name!r}: ROI strength {strength_text!r} is not a number") from None
+            raise UsageError(f"mode {name!r}: ROI strength {strength_text!r} is not a number") from None
         if not 0 <= strength <= 1:
-            raise SemcodecError(f"mode {name!r}: ROI strength must be in [0, 1]")
+            raise UsageError(f"mode {name!r}: ROI strength must be in [0, 1]")
     if ":" in name and not preset.strip():
-        raise SemcodecError(f"mode {name!r}: empty preset after ':'")
+        raise UsageError(f"mode {name!r}: empty preset after ':'")
     return Mode(name=name, roi=roi, strength=strength, preset=preset.strip() or None)
 
 
 def parse_modes(text: str) -> list[Mode]:
     modes = [parse_mode(t) for t in text.split(",") if t.strip()]
     if not modes:
-        raise SemcodecError("--modes is empty")
+        raise UsageError("--modes is empty")
     names = [m.name for m in modes]
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
-        raise SemcodecError(f"mode listed twice: {', '.join(dupes)}")
+        raise UsageError(f"mode listed twice: {', '.join(dupes)}")
     return modes
 
 
@@ -93,9 +95,11 @@ def parse_bitrate(text: str) -> int:
     try:
         value = float(t[:-1] if mult > 1 else t) * mult
     except ValueError:
-        raise SemcodecError(f"not a bitrate: {text!r} (examples: 800k, 1.5M)") from None
-    if value <= 0:
-        raise SemcodecError(f"bitrate must be positive: {text!r}")
+        raise UsageError(f"not a bitrate: {text!r} (examples: 800k, 1.5M)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise UsageError(f"bitrate must be positive: {text!r}")
+    if value < MIN_BITRATE:
+        raise UsageError(f"--bitrate {text} is below the minimum of {MIN_BITRATE // 1000} kb/s (write 800k for 800 kb/s)")
     return int(round(value))
 
 
@@ -109,9 +113,11 @@ def parse_points(kind: str, text: str) -> list[RatePoint]:
         try:
             values.append(float(t))
         except ValueError:
-            raise SemcodecError(f"not a CRF value: {t!r}") from None
+            raise UsageError(f"not a CRF value: {t!r}") from None
+        if not math.isfinite(values[-1]):
+            raise UsageError(f"--crf {t.strip()} is not a finite number")
     if not values:
-        raise SemcodecError(f"no {kind} values given")
+        raise UsageError(f"no {kind} values given")
     if len(set(values)) != len(values):
-        raise SemcodecError(f"a {kind} value is listed twice: {text}")
+        raise UsageError(f"a {kind} value is listed twice: {text}")
     return [RatePoint(kind, v) for v in sorted(values)]

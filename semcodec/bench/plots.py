@@ -4,6 +4,7 @@ Drawn on a bare matplotlib Figure with the Agg canvas (no pyplot, no display, no
 """
 from __future__ import annotations
 
+import io
 import os
 import re
 
@@ -11,6 +12,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from semcodec.bench.results import RATE_KEY
+from semcodec.io.writer import write_bytes
 
 # (pooled metric, axis label); a plot is drawn when the metric was measured.
 PLOTTED = (
@@ -52,7 +54,9 @@ def write_plots(doc: dict, folder: str) -> list[dict]:
             ax.legend(fontsize=8)
             fig.tight_layout()
             path = os.path.join(folder, plot_name(clip_name, metric))
-            fig.savefig(path, format="png")
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png")
+            write_bytes(path, buf.getvalue())
             written.append({"clip": clip_name, "metric": metric, "label": label, "path": path})
     keep = {os.path.basename(p["path"]) for p in written}
     for stale in (n for n in os.listdir(folder) if n.endswith(".png") and n not in keep):

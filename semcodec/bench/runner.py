@@ -109,10 +109,11 @@ def _check(inputs: list[str], out_dir: str, s: BenchSettings) -> tuple[list[Mode
     kinds = {p.kind for pts in [s.points, *s.clip_points.values()] for p in pts}
     if len(kinds) != 1:
         raise SemcodecError("give either CRF values or bitrates, not both")
-    sample = [*s.points, *(p for pts in s.clip_points.values() for p in pts)][0]
-    for m in modes:  # the encoder's own checks (two-pass needs bitrate, codec exists, ...)
-        EncodeSettings(codec=s.codec, two_pass=s.two_pass, preset=m.preset or s.preset, roi=m.roi,
-                       roi_strength=m.strength, **sample.settings()).rate_control()
+    points = {p for pts in [s.points, *s.clip_points.values()] for p in pts}
+    for m in modes:  # the encoder's own checks on every point (CRF range, preset, two-pass needs bitrate, ...)
+        for point in sorted(points, key=lambda p: p.value):
+            EncodeSettings(codec=s.codec, two_pass=s.two_pass, preset=m.preset or s.preset, roi=m.roi,
+                           roi_strength=m.strength, **point.settings()).rate_control()
     clips, names = [], set()
     for path in inputs:
         info = probe(path)  # one-line SemcodecError for missing / unreadable / no video

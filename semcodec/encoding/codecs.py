@@ -9,6 +9,7 @@ Facts (checked on PyAV 18.1 / FFmpeg 8, see ../shared/FACTS.md):
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -16,7 +17,7 @@ from fractions import Fraction
 import av
 import numpy as np
 
-from semcodec.errors import SemcodecError
+from semcodec.errors import SemcodecError, UsageError
 
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr unless told otherwise
 
@@ -63,6 +64,54 @@ def caps_for(codec: str) -> CodecCaps:
     return CAPABILITIES[codec]
 
 
+# What each encoder really takes. FFmpeg's own option ranges are wider or absent: libx264 clamps --crf 99 to
+# 51 without a word, and a bad value elsewhere fails in avcodec_open2 with errno text that names no option.
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libsvtav1": (0, 63)}
+WHOLE_CRF = {"libvpx-vp9", "libsvtav1"}  # integer options in FFmpeg: 30.5 would be cut to 30 silently
+VP9_CPU_USED = (5, 8)  # ROI maps need realtime mode, cpu-used >= 5 (the same options are used with --roi off)
+SVTAV1_PRESETS = (0, 13)
+MIN_BITRATE = 1000  # bits per second; '--bitrate 1' is a missing 'k', not a request for 1 b/s
+
+
+def check_crf(codec: str, crf: float) -> None:
+    lo, hi = CRF_RANGE[caps_for(codec).name]
+    if not math.isfinite(crf) or not lo <= crf <= hi:
+        raise UsageError(f"--crf {crf:g} is out of range for {codec} ({lo}-{hi})")
+    if codec in WHOLE_CRF and crf != int(crf):
+        raise UsageError(f"--crf {crf:g}: {codec} takes a whole number ({lo}-{hi})")
+
+
+def _whole(text: str) -> int | None:
+    t = text.strip()
+    return int(t) if t.lstrip("+-").isdigit() else None
+
+
+def check_preset(codec: str, preset: str | None) -> None:
+    """Refuse a preset the encoder does not have (None: the codec's default)."""
+    if preset is None:
+        return
+    name = caps_for(codec).name
+    text = str(preset)
+    if name in ("libx264", "libx265"):
+        if text not in X26X_PRESETS:
+            raise UsageError(f"--preset {text} is not a {name} preset (choose from {', '.join(X26X_PRESETS)})")
+        return
+    lo, hi = VP9_CPU_USED if name == "libvpx-vp9" else SVTAV1_PRESETS
+    value = _whole(text)
+    if value is None or not lo <= value <= hi:
+        what = ("libvpx-vp9 preset is cpu-used 5..8 (ROI maps need realtime mode, cpu-used >= 5)"
+                if name == "libvpx-vp9" else f"libsvtav1 presets are {lo}..{hi} (0 slowest)")
+        raise UsageError(f"--preset {text}: {what}")
+
+
+def check_bitrate(bitrate: float) -> None:
+    if not math.isfinite(bitrate) or bitrate < MIN_BITRATE:
+        raise UsageError(f"--bitrate {bitrate:g} b/s is below the minimum of {MIN_BITRATE // 1000} kb/s"
+                         if math.isfinite(bitrate) and bitrate > 0 else f"--bitrate must be positive, not {bitrate:g}")
+
+
 @dataclass
 class RateControl:
     crf: float | None = None
@@ -87,7 +136,7 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
     if caps.name == "libvpx-vp9":
         cpu_used = int(preset) if preset.lstrip("-").isdigit() else 6
         if not 5 <= cpu_used <= 8:
-            raise SemcodecError("libvpx-vp9 preset is cpu-used 5..8 (ROI maps need realtime mode, cpu-used >= 5)")
+            raise UsageError("libvpx-vp9 preset is cpu-used 5..8 (ROI maps need realtime mode, cpu-used >= 5)")
         opts["cpu-used"] = str(cpu_used)
     else:
         opts["preset"] = preset
@@ -114,7 +163,7 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
         params += ["log-level=error", "qg-size=16"]
     if pass_no:
         if not caps.two_pass:
-            raise SemcodecError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
+            raise UsageError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
         params += [f"pass={pass_no}", f"stats={stats_path}"]
     if params:
         opts[f"{caps.name[3:]}-params"] = ":".join(params)

@@ -21,15 +21,20 @@ def output_name(input_path: str) -> str:
     return stem + (ext.lower() if ext.lower() in (".mp4", ".mov", ".mkv") else ".mp4")
 
 
-def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool = True, on_result=None) -> dict:
-    """Encode every video in `folder` into `out_dir`. Returns {'results': [...], 'failed': [...]}.
-    `parallel`: chunked (encode_parallel with `opts`) or the single-piece encode()."""
+def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool = True, on_result=None,
+                 overwrite: str = "overwrite") -> dict:
+    """Encode every video in `folder` into `out_dir`. Returns {'results': [...], 'failed': [...],
+    'skipped': [...]}. `parallel`: chunked (encode_parallel with `opts`) or the single-piece encode().
+    `overwrite`: 'overwrite' an existing output, 'refuse' it (that video fails) or 'skip' it."""
     import dataclasses
 
     from semcodec.pipeline import encode
 
-    from semcodec.parallel.runner import ParallelOptions, encode_parallel
+    from semcodec.parallel.runner import ParallelOptions, check_options, encode_parallel
 
+    settings.validate()  # a bad option is one usage error up front, not one failure per video
+    if parallel:
+        check_options(opts or ParallelOptions())
     if not os.path.isdir(folder):
         raise SemcodecError(f"input folder does not exist: {folder}")
     if not os.path.isdir(out_dir):
@@ -38,11 +43,21 @@ def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool 
     if not videos:
         raise SemcodecError(f"no video files in {folder}")
     opts = opts or ParallelOptions()
-    results, failed = [], []
+    results, failed, skipped = [], [], []
     for path in videos:
         out = os.path.join(out_dir, output_name(path))
         t0 = time.perf_counter()
+        if os.path.lexists(out) and overwrite == "skip":
+            row = {"input": path, "output": out, "ok": True, "skipped": True, "frames": None, "bytes": None,
+                   "seconds": 0.0}
+            skipped.append(path)
+            results.append(row)
+            if on_result:
+                on_result(row)
+            continue
         try:
+            if os.path.lexists(out) and overwrite == "refuse":
+                raise SemcodecError(f"{out} already exists; pass -y to overwrite (or -n to skip)")
             if parallel:
                 o = opts
                 if opts.work_dir:
@@ -60,4 +75,4 @@ def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool 
         results.append(row)
         if on_result:
             on_result(row)
-    return {"results": results, "failed": failed}
+    return {"results": results, "failed": failed, "skipped": skipped}

@@ -7,17 +7,20 @@ import glob
 import hashlib
 import json
 import logging
+import math
 import os
 import shutil
 import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Iterator
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from semcodec import __version__
-from semcodec.errors import SemcodecError
-from semcodec.io.writer import check_output_path
+from semcodec.errors import SemcodecError, UsageError
+from semcodec.io import lock
+from semcodec.io.writer import atomic_output, check_output_path
 from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
@@ -59,6 +62,55 @@ def settings_hash(settings, opts: ParallelOptions) -> str:
 def default_work_dir(output_path: str) -> str:
     folder, name = os.path.split(os.path.abspath(output_path))
     return os.path.join(folder, f".{name}.semcodec-work")
+
+
+WORKER_TMP = "tmp"  # the workers' TMPDIR inside the work folder: whatever a killed worker leaves goes with it
+
+
+def _remove_temp_files(work_dir: str) -> None:
+    """Temp files of chunk encodes (killed workers leave them) and the workers' TMPDIR. Only while the work
+    folder is locked: then every temp file in it belongs to this run's own, stopped workers or to a dead run."""
+    for stale in glob.glob(os.path.join(glob.escape(work_dir), ".*.partial*")):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
+    shutil.rmtree(os.path.join(work_dir, WORKER_TMP), ignore_errors=True)
+
+
+def _empty_folder(folder: str, keep: str) -> None:
+    """Delete everything in `folder` except the file `keep` (the lock file, unlinked by its owner last)."""
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            if entry.path == keep:
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(entry.path)
+
+
+@contextlib.contextmanager
+def _locked_work_dir(work_dir: str, remove: bool) -> Iterator[None]:
+    """Hold the work folder's lock (FolderBusy: another run has it) for the whole job. `remove` (the default
+    hidden folder beside the output): the folder goes when the job succeeds or is interrupted (Ctrl-C,
+    SIGTERM, SIGHUP), so nothing is left beside the output; after a failure it stays, and running again
+    resumes. Temp files go in every case."""
+    fd = lock.acquire(work_dir, "work folder")
+    drop = False
+    try:
+        yield
+        drop = remove
+    except KeyboardInterrupt:  # semcodec.errors.Interrupted too
+        drop = remove
+        raise
+    finally:
+        _remove_temp_files(work_dir)
+        if drop:
+            _empty_folder(work_dir, keep=lock.lock_path(work_dir))
+        lock.release(fd, work_dir)
+        if drop:  # empty now, unless a new run already took it (then rmdir fails and it is theirs)
+            with contextlib.suppress(OSError):
+                os.rmdir(work_dir)
 
 
 def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) -> Manifest:
@@ -105,6 +157,15 @@ def _index_from(m: Manifest):
                       d["last_duration"], d["seekable"])
 
 
+def check_options(opts: ParallelOptions) -> None:
+    """UsageError for chunking values that are wrong on their own (nan passes every `<= 0` test)."""
+    lo, hi = opts.chunk_min_s, opts.chunk_max_s
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
+        raise UsageError(f"--chunk-min-s {lo:g} and --chunk-max-s {hi:g} must be finite and positive, min <= max")
+    if opts.workers is not None and opts.workers < 1:
+        raise UsageError(f"--workers must be at least 1, not {opts.workers}")
+
+
 def encode_parallel(input_path: str, output_path: str, settings=None, opts: ParallelOptions | None = None) -> dict:
     """Chunked encode of one file. Returns a report shaped like encode()'s, with a `parallel` section."""
     from semcodec.pipeline import EncodeSettings
@@ -112,13 +173,13 @@ def encode_parallel(input_path: str, output_path: str, settings=None, opts: Para
     settings = settings or EncodeSettings()
     opts = opts or ParallelOptions()
     t_start = time.perf_counter()
+    settings.validate()  # options first: a bad value fails before any file is looked at
+    check_options(opts)
     check_output_path(input_path, output_path)
     if settings.save_maps:
         raise SemcodecError("--save-maps is not available with chunked encoding (--workers/--ray)")
     if settings.keyframes_from:
         raise SemcodecError("--keyframes-from is not available with chunked encoding (--workers/--ray)")
-    if opts.chunk_min_s <= 0 or opts.chunk_max_s <= 0 or opts.chunk_min_s > opts.chunk_max_s:
-        raise SemcodecError("--chunk-min-s and --chunk-max-s must be positive, min <= max")
     settings.rate_control()  # validate before any work
     settings = dataclasses.replace(settings, encoder_threads=opts.threads_per_chunk)
     from semcodec.io.reader import probe
@@ -126,10 +187,15 @@ def encode_parallel(input_path: str, output_path: str, settings=None, opts: Para
     info = probe(input_path)
     keep = opts.work_dir is not None
     work_dir = os.path.abspath(opts.work_dir or default_work_dir(output_path))
-    os.makedirs(work_dir, exist_ok=True)
-    for stale in glob.glob(os.path.join(work_dir, ".*.partial*")):  # temp files of killed chunk encodes
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
+    # the whole job holds the work folder: a second run to the same output must neither share nor delete it
+    with _locked_work_dir(work_dir, remove=not keep):
+        return _encode_in(work_dir, input_path, output_path, settings, opts, info, t_start)
+
+
+def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts: ParallelOptions, info,
+               t_start: float) -> dict:
+    """The job, with the work folder locked: resume or plan, encode the pending chunks, join."""
+    _remove_temp_files(work_dir)  # what a killed earlier run left
     sig = input_signature(input_path)
     shash = settings_hash(settings, opts)
     m = Manifest.load_matching(work_dir, sig, shash)
@@ -177,8 +243,6 @@ def encode_parallel(input_path: str, output_path: str, settings=None, opts: Para
     m.save()
     report = _report(info, settings, opts, m, index, results, js, output_path, backend, resumed, kept, redone,
                      time.perf_counter() - t_start, encode_s, join_s, work_dir)
-    if not keep:
-        shutil.rmtree(work_dir, ignore_errors=True)
     return report
 
 

@@ -43,14 +43,15 @@ def measure(rgb: np.ndarray, gray: np.ndarray) -> FrameFeatures:
     colourfulness = (np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean())) / 100.0
     edges = cv2.Canny(gray, 60, 160)
     # texture per 8x8 block from the block variance (E[x^2] - E[x]^2)
-    g32 = gray[: h // 8 * 8, : w // 8 * 8].astype(np.float32)
-    mean = cv2.resize(g32, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
-    sq = cv2.resize(g32 * g32, (w // 8, h // 8), interpolation=cv2.INTER_AREA)
+    bw, bh = max(1, w // 8), max(1, h // 8)  # a frame under 8 px is one block (tiny inputs)
+    g32 = gray[: max(8, h // 8 * 8), : max(8, w // 8 * 8)].astype(np.float32)
+    mean = cv2.resize(g32, (bw, bh), interpolation=cv2.INTER_AREA)
+    sq = cv2.resize(g32 * g32, (bw, bh), interpolation=cv2.INTER_AREA)
     block_std = np.sqrt(np.maximum(sq - mean * mean, 0))
     q = (rgb >> 3).astype(np.int32)
     palette = len(np.unique(q[..., 0] * 1024 + q[..., 1] * 32 + q[..., 2]))
     vegetation = (hue >= 30) & (hue <= 85) & (sat > 0.25) & (val > 0.15)
-    top = slice(0, h // 3)
+    top = slice(0, max(1, h // 3))  # at least one row: a 2 px frame has a top too
     # blue sky only: white walls and paper are bright and unsaturated too, and are not sky
     sky = (hue[top] >= 90) & (hue[top] <= 130) & (sat[top] > 0.15) & (val[top] > 0.45)
     lines = cv2.HoughLinesP(edges, 1, np.pi / 180, threshold=40, minLineLength=w // 6, maxLineGap=3)

@@ -25,13 +25,41 @@ import numpy as np
 from tqdm import tqdm
 
 from semcodec import __version__
-from semcodec.errors import SemcodecError
+from semcodec.errors import SemcodecError, UsageError
 from semcodec.semantic import format as semz
 from semcodec.semantic.caption import ModelCaptioner, compose_caption
 from semcodec.semantic.generate import OfflineGenerator
 
 log = logging.getLogger("semcodec")
 ANALYSIS_LONG_SIDE = 320
+
+# Decode budget. A valid .semz of a few hundred bytes may claim semz.MAX_FRAMES (50M) frames: 10 h of work at
+# QCIF, months at 4K. Above these the decoder refuses unless the caller names a frame count (--max-frames).
+DEFAULT_MAX_FRAMES = 324_000  # 3 h at 30 fps
+DEFAULT_MAX_PIXELS = DEFAULT_MAX_FRAMES * 1920 * 1080  # frames x pixels: 3 h of 1080p30
+OUTPUT_BYTES_PER_PIXEL = 0.5  # 4 bits per pixel: far above what x264 CRF 16 writes for held, upscaled pictures
+MIN_OUTPUT_BUDGET = 64 << 20
+
+
+def decode_budget(f: semz.SemzFile, max_frames: int | None = None) -> tuple[int, int]:
+    """(frames, output bytes) a decode of `f` may produce: `max_frames` when given, else the defaults."""
+    pixels = f.width * f.height
+    frames = max_frames if max_frames is not None else min(DEFAULT_MAX_FRAMES, DEFAULT_MAX_PIXELS // pixels)
+    return frames, max(MIN_OUTPUT_BUDGET, int(frames * pixels * OUTPUT_BYTES_PER_PIXEL))
+
+
+def check_decode_budget(path: str, f: semz.SemzFile, max_frames: int | None = None) -> tuple[int, int]:
+    """Refuse, before any work, a file that claims more frames than the budget; return the budget."""
+    frames, out_bytes = decode_budget(f, max_frames)
+    if f.frames > frames:
+        secs = int(float(f.duration))
+        length = f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+        limit = f"--max-frames {max_frames}" if max_frames is not None else \
+            f"the default budget for {f.width}x{f.height} ({frames} frames)"
+        raise SemcodecError(f"{path} claims {f.frames} frames of {f.width}x{f.height} ({length} at "
+                            f"{float(f.fps):g} fps), more than {limit}; to decode it anyway, pass "
+                            f"--max-frames {f.frames}")
+    return frames, out_bytes
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -152,25 +180,30 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
 
     t0 = time.perf_counter()
     if not 8 <= guide_size <= semz.MAX_GUIDE_DIM:
-        raise SemcodecError(f"--guide-size must be in [8, {semz.MAX_GUIDE_DIM}]")
+        raise UsageError(f"--guide-size must be in [8, {semz.MAX_GUIDE_DIM}]")
     if guide_codec not in semz.GUIDE_CODECS:
-        raise SemcodecError(f"--guide-codec must be one of {', '.join(semz.GUIDE_CODECS)}")
+        raise UsageError(f"--guide-codec must be one of {', '.join(semz.GUIDE_CODECS)}")
     if guide_codec not in semz.guide_codecs_available():
         raise SemcodecError(f"Pillow here cannot write {guide_codec}; available: {', '.join(semz.guide_codecs_available())}")
     if not 1 <= guide_quality <= 100:
-        raise SemcodecError("--guide-quality must be in [1, 100]")
+        raise UsageError("--guide-quality must be in [1, 100]")
     if not 0 <= fallback_crf <= 51:
-        raise SemcodecError("--fallback-crf must be in [0, 51]")
-    if guide_every < 0:
-        raise SemcodecError("--guide-every must be >= 0")
+        raise UsageError("--fallback-crf must be in [0, 51]")
+    if not (math.isfinite(guide_every) and guide_every >= 0):
+        raise UsageError(f"--guide-every must be a finite number >= 0, not {guide_every}")
+    if hybrid_threshold is not None and not (math.isfinite(hybrid_threshold) and 0 <= hybrid_threshold <= 100):
+        raise UsageError(f"--hybrid-threshold must be a Y-PSNR in [0, 100] dB, not {hybrid_threshold}")
     if not output_path.lower().endswith(".semz"):
-        raise SemcodecError("output must end in .semz")
+        raise UsageError("output must end in .semz")
     out_dir = os.path.dirname(os.path.abspath(output_path))
     if not os.path.isdir(out_dir):
         raise SemcodecError(f"output folder does not exist: {out_dir}")
     if os.path.exists(input_path) and os.path.abspath(input_path) == os.path.abspath(output_path):
         raise SemcodecError(f"output path is the input file: {output_path}")
     model = ModelCaptioner(captioner) if captioner else None  # fail before decoding anything
+    objects = ObjectAnalyzer(yolo_weights) if yolo_weights else None
+    if objects is not None and not objects.load():  # likewise: a named path that cannot load is an error
+        raise SemcodecError(objects.reason)
 
     info = probe(input_path)
     tags, _ = tag_video(input_path, max_keyframes=4096, progress=progress)
@@ -209,9 +242,6 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
     gw, gh = _fit(w, h, guide_size)
     faces, text = FaceAnalyzer(), TextAnalyzer()
     faces.load()
-    objects = ObjectAnalyzer(yolo_weights) if yolo_weights else None
-    if objects is not None and not objects.load():
-        raise SemcodecError(f"--yolo-weights: {objects.reason}")
     entries: list[semz.ShotEntry] = []
     chunk = 0
     for i, s in enumerate(shots_json):
@@ -319,14 +349,24 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
 
 def decode_semantic(input_path: str, output_path: str, *, generator: str | None = None, seed: int = 0,
                     steps: int = 20, generator_mode: str = "img2img", strength: float = 0.55,
-                    gen_size: int = 512, crf: int = 16, progress: bool = False) -> dict:
-    """Decode a .semz file to a playable MP4/MKV (libx264) with the source's frame count and rate."""
+                    gen_size: int = 512, crf: int = 16, max_frames: int | None = None,
+                    progress: bool = False) -> dict:
+    """Decode a .semz file to a playable MP4/MKV (libx264) with the source's frame count and rate.
+    The work is bounded (check_decode_budget): a file that claims more frames than the default budget for
+    its frame size is refused unless `max_frames` allows them; the output is capped in bytes as well."""
     from semcodec.io.writer import atomic_output, check_output_path, container_format
 
     t0 = time.perf_counter()
+    if not 0 <= crf <= 51:
+        raise UsageError(f"--crf {crf} is out of range for libx264 (0-51)")
+    if max_frames is not None and max_frames < 1:
+        raise UsageError(f"--max-frames must be at least 1, not {max_frames}")
+    if not (math.isfinite(strength) and 0 < strength <= 1):
+        raise UsageError(f"--strength must be in (0, 1], not {strength}")
     check_output_path(input_path, output_path)
     fmt = container_format(output_path)
     f = semz.read(input_path)
+    _, max_bytes = check_decode_budget(input_path, f, max_frames)  # before a generator is loaded
     gen = OfflineGenerator()
     if generator:
         from semcodec.semantic.generate import DiffusersGenerator
@@ -334,7 +374,7 @@ def decode_semantic(input_path: str, output_path: str, *, generator: str | None 
         gen = DiffusersGenerator(generator, steps=steps, mode=generator_mode, strength=strength, size=gen_size)
     w, h = f.width - f.width % 2, f.height - f.height % 2
     bar = tqdm(total=f.frames, unit="frame", disable=not progress, leave=False, desc="decode")
-    written = 0
+    written = out_bytes = 0
     with atomic_output(output_path) as tmp:
         out = av.open(tmp, "w", format=fmt)
         try:
@@ -344,7 +384,7 @@ def decode_semantic(input_path: str, output_path: str, *, generator: str | None 
             st.options = {"crf": str(crf), "preset": "veryfast"}
 
             def emit(img: np.ndarray | av.VideoFrame):
-                nonlocal written
+                nonlocal written, out_bytes
                 if isinstance(img, np.ndarray):
                     vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
                 else:  # a decoded segment frame: copy the pixels only (no timestamps, picture type, side data)
@@ -353,7 +393,11 @@ def decode_semantic(input_path: str, output_path: str, *, generator: str | None 
                 vf = vf.reformat(width=w, height=h, format="yuv420p")
                 vf.pts, vf.time_base = written, tb
                 for p in st.encode(vf):
+                    out_bytes += p.size
                     out.mux(p)
+                if out_bytes > max_bytes:  # never expected from real content: a hostile file, or a bug
+                    raise SemcodecError(f"output of {input_path} passed {max_bytes} bytes after {written + 1} of "
+                                        f"{f.frames} frames, the output budget; a larger --max-frames raises it")
                 written += 1
                 bar.update(1)
 

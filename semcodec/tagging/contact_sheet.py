@@ -6,7 +6,8 @@ import os
 import cv2
 import numpy as np
 
-from semcodec.errors import SemcodecError
+from semcodec.errors import SemcodecError, UsageError
+from semcodec.io.writer import is_stream, write_bytes
 
 
 def _timestamp(t: float) -> str:
@@ -34,23 +35,13 @@ def render(keyframes, labels: list[str], columns: int = 4, width: int = 320) -> 
 
 
 def save_image(path: str, rgb: np.ndarray) -> None:
-    """Write PNG/JPEG/WebP by extension, atomically (temp file, then rename)."""
-    ext = os.path.splitext(path)[1].lower()
+    """Write PNG/JPEG/WebP by extension (a stream such as '-' or /dev/null gets PNG), completely or not at
+    all: encoded in memory, then handed to the one atomic writer, which checks every byte landed."""
+    ext = ".png" if is_stream(path) else os.path.splitext(path)[1].lower()
     if ext not in (".png", ".jpg", ".jpeg", ".webp"):
-        raise SemcodecError(f"unsupported image type {ext or '(none)'}: use .png, .jpg or .webp")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SemcodecError(f"output folder does not exist: {folder}")
+        raise UsageError(f"unsupported image type {ext or '(none)'}: use .png, .jpg or .webp")
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR),
                            [cv2.IMWRITE_JPEG_QUALITY, 90] if ext in (".jpg", ".jpeg") else [])
     if not ok:
         raise SemcodecError(f"could not encode {path}")
-    tmp = path + ".partial"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(buf.tobytes())
-        os.replace(tmp, path)
-    except OSError as exc:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise SemcodecError(f"cannot write {path}: {exc.strerror}") from None
+    write_bytes(path, buf.tobytes())

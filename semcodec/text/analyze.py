@@ -17,7 +17,7 @@ import time
 import numpy as np
 
 from semcodec import __version__
-from semcodec.errors import SemcodecError
+from semcodec.errors import SemcodecError, UsageError
 from semcodec.text.curve import DEFAULT_STRENGTH
 from semcodec.text.guide import TextGuide, video_frame_times
 from semcodec.text.plot import correlation, frame_bits, plot_emotion_vs_bits, rolling_mean
@@ -55,9 +55,9 @@ def analyze_video(path: str, subtitles: str | None = None, prompt: str | None = 
     from semcodec.io.reader import open_input, probe
 
     if not subtitles and prompt is None:
-        raise SemcodecError("analyze needs --subtitles FILE|auto or --prompt TEXT")
+        raise UsageError("analyze needs --subtitles FILE|auto or --prompt TEXT")
     if sample_fps <= 0:
-        raise SemcodecError("--sample-fps must be positive")
+        raise UsageError("--sample-fps must be positive")
     for f in encoded or []:
         if not os.path.isfile(f):
             raise SemcodecError(f"--encoded {f}: no such file")

@@ -1,11 +1,13 @@
 """Bits per frame of an encoded file, and the plot of the emotion curve against them."""
 from __future__ import annotations
 
+import io
 import os
 
 import numpy as np
 
 from semcodec.errors import SemcodecError
+from semcodec.io.writer import write_bytes
 
 
 def frame_bits(path: str) -> tuple[np.ndarray, np.ndarray]:
@@ -109,4 +111,7 @@ def plot_emotion_vs_bits(out_path: str, times: np.ndarray, emotion: np.ndarray, 
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(out_path)
+    buf = io.BytesIO()  # rendered in memory, then written completely or not at all
+    ext = os.path.splitext(out_path)[1].lower().lstrip(".")
+    fig.savefig(buf, format={"jpg": "jpeg"}.get(ext, ext) if ext else "png")
+    write_bytes(out_path, buf.getvalue())

@@ -1,0 +1,79 @@
+"""argparse `type=` factories for option values that are wrong on their own (nan, inf, 0 workers, '1' as a
+bitrate). argparse names the option in its error and exits 2, before any work starts. Checks that depend on
+the codec (CRF range, preset names) live in the library (semcodec.encoding.codecs), so library users get
+them too."""
+from __future__ import annotations
+
+import argparse
+import math
+from typing import Callable
+
+from semcodec.encoding.codecs import MIN_BITRATE
+
+
+def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
+    if lo is not None and hi is not None:
+        return f"in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    if lo is not None:
+        return f"{'>' if lo_open else '>='} {lo:g}"
+    return f"{'<' if hi_open else '<='} {hi:g}"
+
+
+def finite_float(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False,
+                 hi_open: bool = False) -> Callable[[str], float]:
+    """A float that is finite (float() takes 'nan' and 'inf', which pass every comparison check or none)
+    and optionally within [lo, hi]; lo_open/hi_open exclude the bound itself."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, not {text!r}")
+        too_low = lo is not None and (value <= lo if lo_open else value < lo)
+        too_high = hi is not None and (value >= hi if hi_open else value > hi)
+        if too_low or too_high:
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {_range_text(lo, hi, lo_open, hi_open)})")
+        return value
+
+    parse.__name__ = "number"  # what argparse calls the type in its own messages
+    return parse
+
+
+def int_range(lo: int, hi: int | None = None) -> Callable[[str], int]:
+    """A whole number in [lo, hi] (hi None: no upper bound)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+        if value < lo or (hi is not None and value > hi):
+            want = f"in [{lo}, {hi}]" if hi is not None else f"at least {lo}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {want})")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+positive_int = int_range(1)
+positive_float = finite_float(0, lo_open=True)
+
+
+def parse_bitrate(text: str) -> int:
+    """'800k', '1.5M', '250000' -> bits per second; at least MIN_BITRATE (a bare '1' is a typo, not 1 b/s)."""
+    t = text.strip().lower()
+    t = next((t[:-len(u)] for u in ("bps", "b/s", "b") if t.endswith(u)), t)  # 800kbps, 800kb/s, 800kb
+    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    try:
+        value = float(t[:-1] if mult > 1 else t) * mult
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a bitrate: {text!r} (examples: 800k, 1.5M)") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"bitrate must be positive and finite, not {text!r}")
+    if value < MIN_BITRATE:
+        raise argparse.ArgumentTypeError(f"{text} is below the minimum of {MIN_BITRATE // 1000} kb/s "
+                                         "(write 800k for 800 kb/s)")
+    return int(round(value))
