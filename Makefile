@@ -19,9 +19,9 @@ $(STAMP): pyproject.toml
 # Encode the bundled sample twice (semantic ROI and plain x264, same settings) and show the difference.
 demo: setup
 	mkdir -p out
-	$(VENV)/bin/semcodec encode sample_videos/demo.mp4 -o out/demo_roi.mp4 --report out/demo_roi.json --save-maps out/demo_maps.mp4
-	$(VENV)/bin/semcodec encode sample_videos/demo.mp4 -o out/demo_plain.mp4 --roi off --report out/demo_plain.json
-	$(VENV)/bin/semcodec tag sample_videos/demo.mp4 --json out/demo_tags.json --contact-sheet out/demo_sheet.jpg
+	$(VENV)/bin/semcodec encode -y sample_videos/demo.mp4 -o out/demo_roi.mp4 --report out/demo_roi.json --save-maps out/demo_maps.mp4
+	$(VENV)/bin/semcodec encode -y sample_videos/demo.mp4 -o out/demo_plain.mp4 --roi off --report out/demo_plain.json
+	$(VENV)/bin/semcodec tag -y sample_videos/demo.mp4 --json out/demo_tags.json --contact-sheet out/demo_sheet.jpg
 	@echo "out/demo_roi.mp4 (semantic) vs out/demo_plain.mp4 (plain x264); maps in out/demo_maps.mp4;"
 	@echo "shots, tags and keyframes in out/demo_tags.json and out/demo_sheet.jpg"
 
