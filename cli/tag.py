@@ -1,12 +1,13 @@
 """`semcodec tag`: shots, scene classes, tags and representative keyframes as JSON (+ contact sheet)."""
 from __future__ import annotations
 
+import os
 import sys
 
 from cli.options import positive_float, positive_int
 from semcodec.errors import UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
-from semcodec.io.writer import write_json
+from semcodec.io.writer import is_stream, write_json
 
 
 def register(sub) -> None:
@@ -42,6 +43,9 @@ def cmd_tag(args) -> int:
         raise UsageError("--max-keyframes must be at least 1")
     if not args.sample_fps > 0 or args.sample_fps == float("inf"):
         raise UsageError(f"--sample-fps must be a positive number, not {args.sample_fps}")
+    if args.contact_sheet and not is_stream(args.contact_sheet) and \
+            os.path.splitext(args.contact_sheet)[1].lower() not in (".png", ".jpg", ".jpeg", ".webp"):
+        raise UsageError("--contact-sheet must end in .png, .jpg or .webp")
     outputs = [Output("--json", args.json), Output("--contact-sheet", args.contact_sheet),
                Output("--keyframes-dir", args.keyframes_dir, kind="dir", owns=("frame*.jpg",))]
     side = [args.subtitles.split("#")[0]] if args.subtitles and args.subtitles != "auto" else []

@@ -9,7 +9,9 @@ from __future__ import annotations
 import collections
 import logging
 import math
+import contextlib
 import os
+import shutil
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -115,10 +117,16 @@ class _OffsetLog:
         self._f = open(self.path, "wb")
 
     def write(self, dq: np.ndarray) -> None:
-        self._f.write(np.clip(np.rint(dq * 2), -127, 127).astype(np.int8).tobytes())
+        try:
+            self._f.write(np.clip(np.rint(dq * 2), -127, 127).astype(np.int8).tobytes())
+        except OSError as exc:  # a full TMPDIR: name the work file, not the output
+            raise SemcodecError(f"cannot write work file {self.path}: {exc.strerror}") from None
 
     def rewind(self) -> None:
-        self._f.close()
+        try:
+            self._f.close()  # buffered bytes land here: a full disk shows up now
+        except OSError as exc:
+            raise SemcodecError(f"cannot write work file {self.path}: {exc.strerror}") from None
         self._f = open(self.path, "rb")
 
     def read(self) -> np.ndarray | None:
@@ -128,7 +136,8 @@ class _OffsetLog:
         return np.frombuffer(buf, np.int8).reshape(self.shape).astype(np.float32) / 2
 
     def close(self) -> None:
-        self._f.close()
+        with contextlib.suppress(OSError):  # on the error path the first failure is the one to report
+            self._f.close()
 
 
 class _Pass:
@@ -452,6 +461,7 @@ class _Job:
                         offsets_log = _OffsetLog(self.workdir, self.grid.shape)
                     p1 = _Pass(self, 1, None)
                     self.run_pass(p1, offsets_log, maps_writer)
+                    _check_first_pass_stats(os.path.join(self.workdir, "rc.stats"), p1.frames)
                     passes.append(p1)
                     if offsets_log:
                         offsets_log.rewind()
@@ -517,6 +527,19 @@ class _Job:
         }
 
 
+def _check_first_pass_stats(path: str, frames: int) -> None:
+    """x264/x265 write their first-pass statistics with unchecked stdio calls: on a full TMPDIR the file is
+    short and the second pass silently encodes without them. One 'in:' line per frame, or a clear error."""
+    try:
+        with open(path, "rb") as f:
+            lines = sum(1 for line in f if line.startswith(b"in:"))
+    except OSError as exc:
+        raise SemcodecError(f"two-pass statistics in {os.path.dirname(path)} unreadable: {exc.strerror}") from None
+    if lines < frames:
+        raise SemcodecError(f"two-pass statistics are incomplete ({lines} of {frames} frames) in "
+                            f"{os.path.dirname(path)}: is TMPDIR full?")
+
+
 def encode(input_path: str, output_path: str, settings: EncodeSettings | None = None) -> dict:
     """Encode `input_path` to `output_path`; return the JSON-ready report. Raises SemcodecError with a
     one-line message on bad input; the output path never holds a half-written file."""
@@ -530,4 +553,13 @@ def encode(input_path: str, output_path: str, settings: EncodeSettings | None = 
     try:
         return _Job(input_path, output_path, settings).run()
     except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
-        raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}") from None
+        raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
+
+
+def _tmp_hint(settings: EncodeSettings) -> str:
+    """x264 cannot say why it failed to write its two-pass statistics; a nearly full TMPDIR is the usual cause."""
+    tmp = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        if settings.two_pass and shutil.disk_usage(tmp).free < 16 << 20:
+            return f" (two-pass statistics go to TMPDIR {tmp}, which is nearly full)"
+    return ""

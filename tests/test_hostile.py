@@ -115,7 +115,7 @@ CASES = [
     ("tag sample fps nan", "tag {d}/good.mp4 --sample-fps nan", 2, "--sample-fps"),
     ("tag sample fps 0", "tag {d}/good.mp4 --sample-fps 0", 2, "--sample-fps"),
     ("tag max keyframes 0", "tag {d}/good.mp4 --max-keyframes 0", 2, "--max-keyframes"),
-    ("tag sheet gif", "tag {d}/good.mp4 --contact-sheet {d}/s.gif", 2, "unsupported image type"),
+    ("tag sheet gif", "tag {d}/good.mp4 --contact-sheet {d}/s.gif", 2, "--contact-sheet"),
     ("tag keyframes dir is a file", "tag {d}/good.mp4 --keyframes-dir {d}/good.mp4", 1, "is the input"),
     ("tag keyframes dir is a json file", "tag {d}/good.mp4 --keyframes-dir {d}/existing.json", 1, "not a folder"),
     ("tag keyframes dir holds keyframes", "tag {d}/good.mp4 --keyframes-dir {d}/kf", 1, "already exists"),

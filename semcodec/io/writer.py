@@ -139,7 +139,9 @@ def atomic_output(output_path: str) -> Iterator[str]:
             yield tmp
         except OSError as exc:  # FFmpeg's write errors arrive as av.error.OSError subclasses
             if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG):
-                raise _fail(output_path, exc) from None
+                # name the file that failed: the output, or a work file elsewhere (a full TMPDIR)
+                where = exc.filename if exc.filename and exc.filename != tmp else output_path
+                raise _fail(str(where), exc) from None
             raise
         try:
             os.replace(tmp, output_path)
