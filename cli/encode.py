@@ -5,7 +5,8 @@ import argparse
 import os
 import sys
 
-from cli.options import finite_float, parse_bitrate, positive_float, positive_int  # parse_bitrate: kept importable here
+# parse_bitrate is imported here too, so cli.encode.parse_bitrate stays importable
+from cli.options import finite_float, parse_bitrate, positive_float, positive_int
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import STDOUT, write_json
@@ -71,7 +72,8 @@ def register(sub) -> None:
     par.add_argument("--ray", metavar="ADDRESS|local",
                      help="encode chunks as Ray tasks on the cluster at ADDRESS ('auto', 'ray://host:10001'), "
                           "or on a local Ray started for this run ('local'); needs pip install 'semcodec[parallel]'")
-    par.add_argument("--chunk-min-s", type=positive_float, default=None, metavar="S", help="shortest chunk (default 2 s)")
+    par.add_argument("--chunk-min-s", type=positive_float, default=None, metavar="S",
+                     help="shortest chunk (default 2 s)")
     par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
                      help="longest chunk; longer shots are split (default 20 s)")
     par.add_argument("--work-dir", metavar="DIR",

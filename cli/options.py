@@ -34,7 +34,8 @@ def finite_float(lo: float | None = None, hi: float | None = None, *, lo_open: b
         too_low = lo is not None and (value <= lo if lo_open else value < lo)
         too_high = hi is not None and (value >= hi if hi_open else value > hi)
         if too_low or too_high:
-            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {_range_text(lo, hi, lo_open, hi_open)})")
+            want = _range_text(lo, hi, lo_open, hi_open)
+            raise argparse.ArgumentTypeError(f"{text} is out of range (must be {want})")
         return value
 
     parse.__name__ = "number"  # what argparse calls the type in its own messages

@@ -27,7 +27,8 @@ def register(sub) -> None:
     e.add_argument("-o", "--output", required=True, metavar="OUT.semz")
     e.add_argument("--captioner", metavar="DIR", help="local transformers image-to-text folder (BLIP, GIT, "
                    "VisionEncoderDecoder); default: a caption composed from semcodec's analyzers")
-    e.add_argument("--guide-size", type=int_range(8, 2048), default=64, metavar="PX", help="long side of the guide images (default 64)")
+    e.add_argument("--guide-size", type=int_range(8, 2048), default=64, metavar="PX",
+                   help="long side of the guide images (default 64)")
     e.add_argument("--guide-codec", default="webp", choices=["webp", "avif", "jpeg"], help="guide image codec (default webp)")
     e.add_argument("--guide-quality", type=int_range(1, 100), default=50, metavar="Q", help="guide image quality 1-100 (default 50)")
     e.add_argument("--guide-every", type=finite_float(0), default=0.0, metavar="S",

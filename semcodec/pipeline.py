@@ -79,7 +79,8 @@ class EncodeSettings:
         if self.bitrate is not None:
             check_bitrate(self.bitrate)
         check_preset(self.codec, self.preset)
-        for name, value, hi in (("--roi-strength", self.roi_strength, 1), ("--emotion-strength", self.emotion_strength, 24)):
+        for name, value, hi in (("--roi-strength", self.roi_strength, 1),
+                                ("--emotion-strength", self.emotion_strength, 24)):
             if not (math.isfinite(value) and 0 <= value <= hi):
                 raise UsageError(f"{name} {value:g} is out of range (0-{hi})")
         if self.yolo_weights and not os.path.isfile(self.yolo_weights):

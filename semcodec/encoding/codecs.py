@@ -107,9 +107,10 @@ def check_preset(codec: str, preset: str | None) -> None:
 
 
 def check_bitrate(bitrate: float) -> None:
-    if not math.isfinite(bitrate) or bitrate < MIN_BITRATE:
-        raise UsageError(f"--bitrate {bitrate:g} b/s is below the minimum of {MIN_BITRATE // 1000} kb/s"
-                         if math.isfinite(bitrate) and bitrate > 0 else f"--bitrate must be positive, not {bitrate:g}")
+    if not (math.isfinite(bitrate) and bitrate > 0):
+        raise UsageError(f"--bitrate must be positive, not {bitrate:g}")
+    if bitrate < MIN_BITRATE:
+        raise UsageError(f"--bitrate {bitrate:g} b/s is below the minimum of {MIN_BITRATE // 1000} kb/s")
 
 
 @dataclass

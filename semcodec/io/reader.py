@@ -58,14 +58,44 @@ def open_input(path: str) -> av.container.InputContainer:
         raise SemcodecError(f"input is a folder, not a video file: {path}")
     try:
         container = av.open(path, "r")
-    except av.error.InvalidDataError:
-        raise SemcodecError(f"not a readable video (no valid media data: corrupt, truncated or not a video): {path}") from None
     except av.error.FFmpegError as exc:
+        _refuse_huge_frames(path)  # FFmpeg's reason for these is errno text ("Device or resource busy")
+        if isinstance(exc, av.error.InvalidDataError):
+            raise SemcodecError(f"not a readable video (no valid media data: corrupt, truncated or not a video): "
+                                f"{path}") from None
         raise SemcodecError(f"cannot open {path}: {exc.strerror or exc}") from None
     if not container.streams.video:
         container.close()
         raise SemcodecError(f"no video stream in {path}")
     return container
+
+
+def _frame_fits(width: int, height: int) -> bool:
+    """FFmpeg's av_image_check_size(): a picture whose padded rows exceed INT_MAX bytes cannot be allocated."""
+    return 0 < width and 0 < height and (8 * width + 1024) * (height + 128) < 2**31 - 1
+
+
+MAX_SQUARE_SIDE = 16255  # the largest square frame _frame_fits() accepts
+
+
+def _refuse_huge_frames(path: str) -> None:
+    """A header that declares a frame FFmpeg cannot allocate (a Y4M 'W30000 H30000') gets a message that
+    says so; FFmpeg itself reports an unrelated errno."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(256)
+    except OSError:
+        return
+    if not head.startswith(b"YUV4MPEG2 "):
+        return
+    fields = {t[:1]: t[1:] for t in head.split(b"\n", 1)[0].split(b" ")[1:] if t}
+    try:
+        width, height = int(fields.get(b"W", b"0")), int(fields.get(b"H", b"0"))
+    except ValueError:
+        return
+    if width > 0 and height > 0 and not _frame_fits(width, height):
+        raise SemcodecError(f"cannot open {path}: its frame size {width}x{height} is too large to allocate "
+                            f"(FFmpeg's limit is about {MAX_SQUARE_SIDE}x{MAX_SQUARE_SIDE} pixels)")
 
 
 def probe(path: str) -> StreamInfo:
@@ -119,6 +149,59 @@ class DecodeStats:
     packets: int = 0
     bad_packets: int = 0
     first_error: str = ""
+    end_time: float | None = None  # seconds: the latest decoded frame's time plus its duration
+
+
+def _tag_seconds(text: str) -> float | None:
+    """Matroska's per-stream DURATION tag ('00:00:01.200000000') in seconds."""
+    try:
+        h, m, s = text.strip().split(":")
+        value = int(h) * 3600 + int(m) * 60 + float(s)
+    except (ValueError, AttributeError):
+        return None
+    return value if value > 0 else None
+
+
+def declared_length(vs) -> tuple[str, float, str] | None:
+    """What the file says about the length of its video stream, to compare with what decodes:
+    ('frames', n, source) from a frame count, ('seconds', end time, source) from a duration, or None.
+    The container's own duration is not used: it may be the audio's, or a guess from the bitrate."""
+    if vs.frames:  # MP4/MOV sample table, AVI index
+        return "frames", float(vs.frames), "index"
+    meta = {k.upper(): v for k, v in (vs.metadata or {}).items()}
+    count = meta.get("NUMBER_OF_FRAMES", "")  # mkvmerge's statistics tags
+    if count.isdigit() and int(count) > 0:
+        return "frames", float(count), "NUMBER_OF_FRAMES tag"
+    start = float(vs.start_time * vs.time_base) if vs.start_time is not None and vs.time_base else 0.0
+    if vs.duration and vs.time_base:
+        return "seconds", start + float(vs.duration * vs.time_base), "video stream header"
+    tagged = _tag_seconds(meta.get("DURATION", ""))  # Matroska and WebM written by FFmpeg
+    if tagged:
+        # FFmpeg writes the stream's end time here, not its length: a stream that starts at 2 s and lasts 1 s
+        # says 3 s. Read as an end time it is never more than the truth, so it cannot cry wolf.
+        return "seconds", tagged, "DURATION tag"
+    return None
+
+
+def check_complete(vs, stats: DecodeStats) -> None:
+    """One rule for every container: what was read must reach what the file declares, within two frames
+    or 1 % (whichever is more). A shortfall is an error that names both numbers: a truncated download
+    encodes to a shorter video, and a demanding user wants to know before using it."""
+    declared = declared_length(vs)
+    if declared is None:
+        return
+    kind, value, source = declared
+    rate = float(vs.average_rate or vs.guessed_rate or 25)
+    if kind == "frames":
+        missing = value - stats.packets  # packets, not frames: a corrupt packet is counted apart, as skipped
+        if missing > max(2.0, 0.01 * value):
+            raise SemcodecError(f"input is truncated: {stats.packets} of the {int(value)} video frames its "
+                                f"{source} lists could be read ({stats.frames} decoded)")
+        return
+    end = stats.end_time or 0.0
+    if value - end > max(2.0 / rate, 0.01 * value):
+        raise SemcodecError(f"input is truncated: {stats.frames} video frames decoded, up to {end:.2f} s, but its "
+                            f"{source} declares {value:.2f} s (about {round(value * rate)} frames)")
 
 
 def iter_packets_and_frames(container, stats: DecodeStats, copy_streams=()) -> Iterator[tuple]:
@@ -146,6 +229,7 @@ def iter_packets_and_frames(container, stats: DecodeStats, copy_streams=()) -> I
                 continue
             for frame in frames:
                 stats.frames += 1
+                _note_end(stats, frame, vs)
                 yield "video", frame
     except av.error.FFmpegError as exc:
         raise SemcodecError(
@@ -153,8 +237,14 @@ def iter_packets_and_frames(container, stats: DecodeStats, copy_streams=()) -> I
         ) from None
     if stats.frames == 0:
         raise SemcodecError("no video frame could be decoded from the input")
-    if vs.frames and stats.packets < vs.frames * 0.98 - 1:
-        raise SemcodecError(
-            f"input is truncated: its index lists {vs.frames} video packets but only "
-            f"{stats.packets} could be read"
-        )
+    check_complete(vs, stats)
+
+
+def _note_end(stats: DecodeStats, frame, vs) -> None:
+    if frame.pts is None or frame.time_base is None:
+        return
+    step = float(frame.duration * frame.time_base) if frame.duration else 0.0
+    if not step:
+        step = 1.0 / float(vs.average_rate or vs.guessed_rate or 25)
+    end = float(frame.pts * frame.time_base) + step
+    stats.end_time = end if stats.end_time is None else max(stats.end_time, end)

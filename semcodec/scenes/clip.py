@@ -54,8 +54,9 @@ class ClipScenes:
             self.model = CLIPModel.from_pretrained(path, local_files_only=True).eval()
             self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
             self.processor = AutoImageProcessor.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError) as exc:
-            raise SemcodecError(f"cannot load CLIP from {path}: {str(exc).splitlines()[0][:160]}") from None
+        except Exception as exc:  # noqa: BLE001 - a folder the user named that does not load is one line
+            raise SemcodecError(f"cannot load CLIP from --clip-model {path}: "
+                                f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
         self.name = os.path.basename(os.path.normpath(path))
         self.class_emb = self._text([PROMPTS[c] for c in CLASSES])
         self.tag_emb = self._text(TAG_PHRASES)

@@ -116,8 +116,9 @@ class ModelCaptioner:
                 self.model = auto.from_pretrained(folder, local_files_only=True)
                 self.processor = transformers.AutoProcessor.from_pretrained(folder, local_files_only=True)
                 self.tokenizer = getattr(self.processor, "tokenizer", None) or self.processor
-        except (OSError, ValueError, KeyError, AttributeError) as exc:
-            raise SemcodecError(f"cannot load captioner from {folder}: {str(exc).splitlines()[0][:160]}") from None
+        except Exception as exc:  # noqa: BLE001 - a folder the user named that does not load is one line
+            raise SemcodecError(f"cannot load captioner from --captioner {folder}: "
+                                f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
         self.model.eval()
 
     def __call__(self, rgb: np.ndarray) -> str:

@@ -52,8 +52,9 @@ class DiffusersGenerator:
             pipe = DiffusionPipeline.from_pretrained(folder, local_files_only=True)
             if mode == "img2img":
                 pipe = AutoPipelineForImage2Image.from_pipe(pipe)
-        except (OSError, ValueError, KeyError, AttributeError, TypeError) as exc:
-            raise SemcodecError(f"cannot load generator from {folder}: {str(exc).splitlines()[0][:160]}") from None
+        except Exception as exc:  # noqa: BLE001 - a folder the user named that does not load is one line
+            raise SemcodecError(f"cannot load generator from --generator {folder}: "
+                                f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
         self.pipe, self.steps, self.mode, self.strength, self.size, self.guidance = pipe, steps, mode, strength, size, guidance

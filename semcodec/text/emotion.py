@@ -191,9 +191,9 @@ class ClassifierEmotion:
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
             self.model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True).eval()
-        except (OSError, ValueError, KeyError) as exc:
-            raise SemcodecError(f"cannot load an emotion classifier from {folder}: "
-                                f"{str(exc).splitlines()[0][:160]}") from None
+        except Exception as exc:  # noqa: BLE001 - a folder the user named that does not load is one line
+            raise SemcodecError(f"cannot load an emotion classifier from --emotion-model {folder}: "
+                                f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
         id2label = getattr(self.model.config, "id2label", None) or {}
         self.labels = [str(id2label.get(i, f"LABEL_{i}")) for i in range(self.model.config.num_labels)]
         self.mapping = [LABEL_ALIASES.get(lbl.strip().lower()) for lbl in self.labels]
