@@ -197,3 +197,69 @@ def test_self_check(codec, honoured):
         assert result["left_mse_roi"] < 0.9 * result["left_mse_plain"]
     else:
         assert result["left_mse_roi"] == pytest.approx(result["left_mse_plain"], rel=0.02)
+
+
+# ---- which libavutil allocates the side data ----------------------------------------------------
+
+_WHICH_AVUTIL = r"""
+import json, sys
+for name in sys.argv[1].split(","):
+    __import__(name)
+import av, numpy as np
+from semcodec.encoding.roi_sidedata import ROI_STRUCT_SIZE, SIDE_DATA_ROI, RoiAttacher
+attacher = RoiAttacher()
+frame = av.VideoFrame(64, 48, "yuv420p")
+rows = np.array([[ROI_STRUCT_SIZE, 0, 16, 0, 32, -100, 1000]], np.int32)
+attacher.attach(frame, rows)
+got = [bytes(s) for s in frame.side_data if s.type.value == SIDE_DATA_ROI]
+with open("/proc/self/maps") as f:
+    mapped = sorted({ln.split()[-1] for ln in f if "libavutil" in ln})
+print(json.dumps({"library": attacher.library, "read_back": got == [rows.tobytes()], "mapped": mapped}))
+"""
+
+
+@pytest.mark.parametrize("order", ["cv2,av", "av,cv2"])
+def test_side_data_comes_from_pyavs_libavutil_with_opencv_loaded(order):
+    """OpenCV's wheel bundles its own libavutil; whichever is imported first, the attacher uses PyAV's."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pyav_libs = os.path.realpath(os.path.join(os.path.dirname(av.__file__), os.pardir, "av.libs"))
+    if not os.path.isdir(pyav_libs):
+        pytest.skip("this PyAV has no bundled libraries (av.libs/)")
+    r = subprocess.run([sys.executable, "-c", _WHICH_AVUTIL, order], capture_output=True, text=True, cwd=root,
+                       env=dict(os.environ, PYTHONPATH=root), timeout=120)
+    assert r.returncode == 0, r.stderr
+    d = json.loads(r.stdout)
+    assert os.path.dirname(d["library"]) == pyav_libs
+    assert d["library"] in d["mapped"]
+    if len(d["mapped"]) < 2:
+        pytest.skip("OpenCV brings no libavutil of its own here: nothing to confuse PyAV's with")
+    assert d["read_back"]
+
+
+def test_elf_needed_names_pyavs_libavutil():
+    import glob
+    import os
+
+    from semcodec.encoding.roi_sidedata import _elf_needed
+
+    core = glob.glob(os.path.join(os.path.dirname(av.__file__), "_core*.so"))
+    if not core:
+        pytest.skip("PyAV has no _core extension module here")
+    assert any(n.startswith("libavutil") for n in _elf_needed(core[0]))
+    assert _elf_needed(__file__) == []  # not an ELF file
+
+
+def test_no_usable_libavutil_is_a_clear_reason(monkeypatch):
+    import semcodec.encoding.roi_sidedata as rs
+
+    monkeypatch.setattr(rs, "_avutil_candidates", lambda: [])
+    with pytest.raises(rs.RoiUnavailable, match="cannot find the libavutil PyAV links"):
+        RoiAttacher()
+    monkeypatch.setattr(rs, "_avutil_candidates", lambda: ["/nonexistent/libavutil.so.60"])
+    with pytest.raises(rs.RoiUnavailable, match=r"PyAV's libavutil \(/nonexistent/libavutil.so.60\) is not loaded"):
+        RoiAttacher()

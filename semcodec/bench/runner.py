@@ -28,6 +28,7 @@ from semcodec.bench.measure import measure, parse_metrics
 from semcodec.bench.modes import Mode, RatePoint, parse_modes
 from semcodec.encoding.codecs import caps_for
 from semcodec.errors import SemcodecError
+from semcodec.io import lock
 from semcodec.io.reader import probe
 from semcodec.pipeline import EncodeSettings, encode
 
@@ -166,6 +167,14 @@ def run_bench(inputs: list[str], out_dir: str, s: BenchSettings) -> dict:
     """Run the benchmark into `out_dir`; returns the results document (also in results.json)."""
     t_start = time.perf_counter()
     modes, metrics, clips = _check(inputs, out_dir, s)
+    # one run per results folder, from reading results.json to the report: two runs would each rewrite it
+    # from their own document, and only the last one's clips would be kept
+    with lock.locked_folder(out_dir, "results folder"):
+        return _run_locked(out_dir, s, modes, metrics, clips, t_start)
+
+
+def _run_locked(out_dir: str, s: BenchSettings, modes: list[Mode], metrics: list[str], clips: list[_Clip],
+                t_start: float) -> dict:
     json_path = os.path.join(out_dir, "results.json")
     old, created = {}, _now()
     if os.path.exists(json_path):

@@ -1,7 +1,8 @@
 """Attach FFmpeg's AV_FRAME_DATA_REGIONS_OF_INTEREST to PyAV frames.
 
 PyAV exposes frame side data read-only, so the list of AVRegionOfInterest is attached with ctypes:
-`av_frame_new_side_data` from the libavutil that PyAV itself loaded, called on the frame's AVFrame*.
+`av_frame_new_side_data` from the libavutil that PyAV itself links (not OpenCV's bundled copy, which may
+be loaded too), called on the frame's AVFrame*.
 The AVFrame* sits at a fixed offset inside PyAV's Frame object; that is a PyAV implementation detail,
 so the layout is verified once at start-up on a probe frame (pointer, width, height, first data
 plane) and `RoiAttacher()` raises RoiUnavailable instead of ever writing to a wrong address.
@@ -9,6 +10,9 @@ plane) and `RoiAttacher()` raises RoiUnavailable instead of ever writing to a wr
 from __future__ import annotations
 
 import ctypes
+import glob
+import os
+import struct
 
 import av
 import numpy as np
@@ -25,14 +29,64 @@ class RoiUnavailable(RuntimeError):
     """The ROI side-data route cannot be used with this PyAV/FFmpeg build."""
 
 
-def _loaded_avutil() -> ctypes.CDLL:
-    """The libavutil PyAV already loaded (its wheel bundles a private copy)."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if "libavutil" in path and path.startswith("/"):
-                return ctypes.CDLL(path)
-    raise RoiUnavailable("PyAV's libavutil is not loaded in this process")
+def _elf_needed(path: str) -> list[str]:
+    """The DT_NEEDED entries (linked libraries) of an ELF64 little-endian file; [] for anything else."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+        if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+            return []
+        (shoff,) = struct.unpack_from("<Q", data, 0x28)
+        shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
+        # section header: name, type, flags, addr, offset, size, link, info, addralign, entsize
+        sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+        for sh in sections:
+            if sh[1] != 6:  # SHT_DYNAMIC; its sh_link is the string table of the names
+                continue
+            strings = sections[sh[6]][4]
+            names = []
+            for off in range(sh[4], sh[4] + sh[5], 16):
+                tag, val = struct.unpack_from("<qQ", data, off)
+                if tag == 0:  # DT_NULL
+                    break
+                if tag == 1:  # DT_NEEDED
+                    start = strings + val
+                    names.append(data[start:data.index(b"\0", start)].decode())
+            return names
+    except (OSError, struct.error, ValueError, IndexError):
+        pass
+    return []
+
+
+def _avutil_candidates() -> list[str]:
+    """Where PyAV's own libavutil is, best first: the copy its wheel bundles (av.libs/ beside the package on
+    Linux, av/.dylibs on macOS), else the name its extension modules link (a PyAV built on the system's
+    FFmpeg). Never "the first libavutil in the process": once cv2 is imported that can be OpenCV's copy."""
+    here = os.path.dirname(os.path.abspath(av.__file__))
+    patterns = [os.path.join(here, os.pardir, "av.libs", "libavutil*"), os.path.join(here, ".dylibs", "libavutil*")]
+    bundled = sorted({os.path.realpath(p) for pattern in patterns for p in glob.glob(pattern)})
+    if bundled:
+        return bundled
+    for ext in sorted(glob.glob(os.path.join(here, "*.so"))):  # _core first: it links all of FFmpeg
+        linked = [name for name in _elf_needed(ext) if name.startswith("libavutil")]
+        if linked:
+            return linked  # a soname: dlopen gives the copy the dynamic linker already loaded for PyAV
+    return []
+
+
+def _pyav_avutil() -> tuple[ctypes.CDLL, str]:
+    """PyAV's libavutil as already loaded into this process (RTLD_NOLOAD: never load a second copy), and
+    its path or name."""
+    candidates = _avutil_candidates()
+    if not candidates:
+        raise RoiUnavailable(f"cannot find the libavutil PyAV links (no av.libs/ folder beside {av.__file__} "
+                             "and no libavutil among its extension modules' libraries)")
+    for name in candidates:
+        try:
+            return ctypes.CDLL(name, mode=os.RTLD_NOLOAD | os.RTLD_NOW), name
+        except OSError:
+            continue
+    raise RoiUnavailable(f"PyAV's libavutil ({', '.join(candidates)}) is not loaded in this process")
 
 
 class RoiAttacher:
@@ -44,11 +98,11 @@ class RoiAttacher:
             raise RoiUnavailable(
                 f"PyAV {av.__version__} is not the verified layout (PyAV {SUPPORTED_PYAV_MAJOR}.x)"
             )
+        lib, self.library = _pyav_avutil()  # the libavutil that allocates the side data: PyAV's own
         try:
-            lib = _loaded_avutil()
             self._new_side_data = lib.av_frame_new_side_data
-        except (OSError, AttributeError) as exc:
-            raise RoiUnavailable(f"av_frame_new_side_data not found: {exc}") from None
+        except AttributeError as exc:
+            raise RoiUnavailable(f"av_frame_new_side_data not found in {self.library}: {exc}") from None
         self._new_side_data.restype = ctypes.c_void_p
         self._new_side_data.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_size_t]
         self._verify()

@@ -1,7 +1,8 @@
 """One run per folder: an exclusive `fcntl.flock` on a lock file that names its owner's PID.
 
-Chunked encodes lock their work folder and `bench` its results folder, so a second run on the same folder
-fails at once with "... is already in use by PID N" instead of deleting or overwriting the first one's files.
+Chunked encodes lock their work folder, batch encodes their output folder and `bench` its results folder,
+so a second run on the same folder fails at once with "... is already in use by PID N" instead of deleting or
+overwriting the first one's files.
 The lock is the kernel's: it dies with its process (even on SIGKILL), so a crashed run never blocks the
 next one. The owner unlinks the lock file while it still holds the lock, and a new owner checks after
 locking that the file it locked is still the one at the path, so a run that opened the old file just before
@@ -12,13 +13,17 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import time
 from collections.abc import Iterator
 
 from semcodec.errors import SemcodecError
 
+log = logging.getLogger("semcodec")
+
 LOCK_NAME = ".semcodec.lock"
+_NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
 _ATTEMPTS = 50  # a folder removed and recreated under us by finishing runs: try again this often
 
 
@@ -56,10 +61,10 @@ def _same_file(fd: int, path: str) -> bool:
 
 def _try_lock(folder: str, what: str) -> int | None:
     """Lock `folder` (created if missing): the lock file's fd, None to try again, FolderBusy if held."""
-    os.makedirs(folder, exist_ok=True)
     try:
+        os.makedirs(folder, exist_ok=True)
         fd = os.open(lock_path(folder), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-    except FileNotFoundError:  # the folder was removed between makedirs and open
+    except (FileNotFoundError, FileExistsError):  # a finishing owner removed the folder meanwhile
         return None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -67,9 +72,13 @@ def _try_lock(folder: str, what: str) -> int | None:
         pid = _read_pid(fd)
         os.close(fd)
         raise FolderBusy(what, folder, pid) from None
-    except BaseException:
-        os.close(fd)
-        raise
+    except OSError as exc:
+        if exc.errno not in _NO_LOCKS:
+            os.close(fd)
+            raise
+        # a file system without locks (some network and FUSE mounts): run, as before there were locks
+        log.warning("cannot lock %s %s (%s): nothing stops a second run from using it too", what, folder,
+                    exc.strerror or exc)
     if not _same_file(fd, lock_path(folder)):  # we locked a file its owner unlinked on release
         os.close(fd)
         return None
@@ -89,6 +98,8 @@ def acquire(folder: str, what: str = "folder") -> int:
     except OSError as exc:
         reason = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise SemcodecError(f"cannot lock {what} {folder}: {reason}") from None
+    if os.path.lexists(folder) and not os.path.isdir(folder):
+        raise SemcodecError(f"cannot lock {what} {folder}: it is not a folder")
     raise SemcodecError(f"cannot lock {what} {folder}: it keeps being removed by another process")
 
 

@@ -5,6 +5,7 @@ import os
 import time
 
 from semcodec.errors import SemcodecError
+from semcodec.io import lock
 
 VIDEO_EXTS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".mpg", ".mpeg",
               ".flv", ".wmv", ".y4m", ".264", ".h264", ".265", ".hevc", ".ivf", ".3gp", ".ogv"}
@@ -26,11 +27,7 @@ def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool 
     """Encode every video in `folder` into `out_dir`. Returns {'results': [...], 'failed': [...],
     'skipped': [...]}. `parallel`: chunked (encode_parallel with `opts`) or the single-piece encode().
     `overwrite`: 'overwrite' an existing output, 'refuse' it (that video fails) or 'skip' it."""
-    import dataclasses
-
-    from semcodec.pipeline import encode
-
-    from semcodec.parallel.runner import ParallelOptions, check_options, encode_parallel
+    from semcodec.parallel.runner import ParallelOptions, check_options
 
     settings.validate()  # a bad option is one usage error up front, not one failure per video
     if parallel:
@@ -43,6 +40,19 @@ def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool 
     if not videos:
         raise SemcodecError(f"no video files in {folder}")
     opts = opts or ParallelOptions()
+    # one batch per output folder: a second batch into it stops at once instead of racing the first one
+    # video by video (each chunked video's own work folder is locked too)
+    with lock.locked_folder(out_dir, "output folder"):
+        return _encode_each(videos, out_dir, settings, opts, parallel, on_result, overwrite)
+
+
+def _encode_each(videos: list[str], out_dir: str, settings, opts, parallel: bool, on_result,
+                 overwrite: str) -> dict:
+    import dataclasses
+
+    from semcodec.parallel.runner import encode_parallel
+    from semcodec.pipeline import encode
+
     results, failed, skipped = [], [], []
     for path in videos:
         out = os.path.join(out_dir, output_name(path))

@@ -3,9 +3,11 @@ Written atomically (temp file + fsync + rename) by the coordinating process only
 so Ctrl-C or a killed worker at any moment leaves either the old or the new manifest, never half."""
 from __future__ import annotations
 
+import errno
 import json
 import os
 
+from semcodec.errors import SemcodecError
 from semcodec.io.writer import write_json
 from semcodec.parallel.index import sha256_file
 
@@ -14,7 +16,12 @@ NAME = "manifest.json"
 
 
 def write_json_atomic(path: str, data: dict) -> None:
-    write_json(path, data, indent=1)
+    """write_json, with any file-system failure (a full disk) as one clean SemcodecError."""
+    try:
+        write_json(path, data, indent=1)
+    except OSError as exc:
+        reason = "no space left on device" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
+        raise SemcodecError(f"cannot write the chunk manifest {path}: {reason}") from None
 
 
 class Manifest:

@@ -10,10 +10,11 @@ import logging
 import math
 import os
 import shutil
+import signal
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -64,15 +65,20 @@ def default_work_dir(output_path: str) -> str:
     return os.path.join(folder, f".{name}.semcodec-work")
 
 
-WORKER_TMP = "tmp"  # the workers' TMPDIR inside the work folder: whatever a killed worker leaves goes with it
+# the workers' TMPDIR inside the work folder: whatever a killed worker leaves there goes with it
+WORKER_TMP = ".semcodec-tmp"
+# temp files of chunk and manifest writes (and the fixed name older versions used); named narrowly, since
+# an explicit --work-dir can be any folder
+_TEMP_PATTERNS = (".chunk_*.partial*", ".manifest.*.partial*", "chunk_*.partial")
 
 
 def _remove_temp_files(work_dir: str) -> None:
     """Temp files of chunk encodes (killed workers leave them) and the workers' TMPDIR. Only while the work
     folder is locked: then every temp file in it belongs to this run's own, stopped workers or to a dead run."""
-    for stale in glob.glob(os.path.join(glob.escape(work_dir), ".*.partial*")):
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
+    for pattern in _TEMP_PATTERNS:
+        for stale in glob.glob(os.path.join(glob.escape(work_dir), pattern)):
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
     shutil.rmtree(os.path.join(work_dir, WORKER_TMP), ignore_errors=True)
 
 
@@ -271,15 +277,19 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
     todo = wanted = _limit(pending, opts)
     attempts = 0
     ctx = multiprocessing.get_context("spawn")
+    tmp_dir = os.path.join(m.work_dir, WORKER_TMP)
+    os.makedirs(tmp_dir, exist_ok=True)
     while todo:
         # a fresh process per chunk: encoding one chunk after another in the same process was measured
         # not to be bit-exact (some state of the ROI path survives an encode), and bit-exact chunks are
         # what makes a resumed run join to the same bytes; the price is ~1 s of start-up per chunk
         pool = ProcessPoolExecutor(max_workers=min(opts.worker_count(), len(todo)), mp_context=ctx,
-                                   initializer=init_worker, initargs=(opts.threads_per_chunk,),
+                                   initializer=init_worker, initargs=(opts.threads_per_chunk, tmp_dir, os.getpid()),
                                    max_tasks_per_child=1)
-        futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c): c for c in todo}
+        futs: dict = {}
         try:
+            with _ctrl_c_held():
+                futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c): c for c in todo}
             while futs:
                 done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
                 for f in done:
@@ -290,20 +300,61 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
         except BrokenProcessPool:
             # a worker was killed (OOM killer, kill -9): finished chunks are safe in the manifest;
             # restart the pool for the rest
-            pool.shutdown(wait=False, cancel_futures=True)
+            _stop_pool(pool)
             attempts += 1
             if attempts > opts.retries:
                 raise SemcodecError("worker processes keep dying; finished chunks are kept, run again to resume") from None
             todo = [c for c in wanted if c["state"] != "done"]
             log.warning("a worker process died; restarting the pool for %d chunk(s)", len(todo))
             continue
-        except BaseException:
-            for p in list(getattr(pool, "_processes", {}).values()):
-                with contextlib.suppress(Exception):
-                    p.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+        except BaseException:  # a failed chunk, a full disk, Ctrl-C, SIGTERM/SIGHUP (Interrupted)
+            _stop_pool(pool)
             raise
         todo = []
+
+
+@contextlib.contextmanager
+def _ctrl_c_held() -> Iterator[None]:
+    """Block SIGINT in this thread while the pool starts: workers inherit the mask (across fork and exec), as
+    does the pool's manager thread created here, which starts the replacement workers. So a worker starts
+    with Ctrl-C held until init_worker ignores it; otherwise a Ctrl-C during a worker's start-up prints its
+    KeyboardInterrupt traceback. Here a Ctrl-C only waits until the submits are done, then raises."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _pool_processes(pool: ProcessPoolExecutor) -> list:
+    try:  # the executor's manager thread adds replacement workers to this dict concurrently
+        return list((getattr(pool, "_processes", None) or {}).values())
+    except RuntimeError:  # changed size during iteration: the caller looks again
+        return []
+
+
+def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
+    """Terminate every worker and wait until they and the pool's manager thread are gone: no worker keeps
+    encoding after the job stopped, none is left a zombie. A killed worker makes the manager thread
+    terminate the rest and exit; until it has, it may still start a replacement (max_tasks_per_child), so
+    workers are terminated until it is gone. (shutdown(wait=False) would clear the process table under the
+    running thread, which then dies with 'TypeError: object of type NoneType has no len()'.)"""
+    thread = getattr(pool, "_executor_manager_thread", None)
+    start = time.monotonic()
+    while True:
+        late = time.monotonic() - start > grace_s
+        for p in _pool_processes(pool):
+            with contextlib.suppress(Exception):
+                (p.kill if late else p.terminate)()
+        if thread is None or not thread.is_alive() or time.monotonic() - start > 2 * grace_s:
+            break
+        thread.join(0.05)
+    stuck = thread is not None and thread.is_alive()
+    with contextlib.suppress(Exception):
+        pool.shutdown(wait=not stuck, cancel_futures=True)
 
 
 def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results) -> None:
@@ -329,13 +380,7 @@ def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, res
             for r in done:
                 c = refs.pop(r)
                 res, data = ray.get(r)
-                p = m.chunk_path(c)
-                tmp = p + ".partial"
-                with open(tmp, "wb") as f:
-                    f.write(data)
-                    f.flush()
-                    os.fsync(f.fileno())
-                os.replace(tmp, p)
+                _write_chunk(m.chunk_path(c), data)
                 _record(m, c, res, results)
                 _progress(m, sdict["progress"])
     except BaseException:
@@ -346,6 +391,17 @@ def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, res
     finally:
         if started:
             ray.shutdown()
+
+
+def _write_chunk(path: str, data: bytes) -> None:
+    """A chunk from a Ray task, written atomically under a unique temp name (concurrent runs cannot clash)."""
+    try:
+        with atomic_output(path) as tmp, open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise SemcodecError(f"cannot write chunk {path}: {exc.strerror or exc}") from None
 
 
 def _ray_chunk(input_path, ext, sdict, chunk, threads):

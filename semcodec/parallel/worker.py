@@ -5,25 +5,67 @@ in a Ray task (returns the chunk's bytes through Ray's object store; the coordin
 only the coordinator needs the work folder; the input must be readable at the same path on every node)."""
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import os
 import signal
+import sys
 import tempfile
+import threading
 import time
 
 from semcodec.errors import SemcodecError
 
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-def init_worker(threads: int) -> None:
-    """Process-pool initializer: Ctrl-C goes to the coordinator only (it stops the pool), and
-    OpenCV gets the threads of one chunk, not the whole machine."""
+
+def init_worker(threads: int, tmp_dir: str | None = None, parent_pid: int | None = None) -> None:
+    """Process-pool initializer: Ctrl-C goes to the coordinator only (it stops the pool; SIGTERM from it
+    ends a worker at once), the worker dies with the coordinator, temp files go to `tmp_dir` (in the work
+    folder, removed by the coordinator whatever happens to the worker), and OpenCV gets the threads of
+    one chunk, not the whole machine."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):  # the coordinator started us with SIGINT blocked: ignored now
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with_parent(parent_pid)
+    if tmp_dir:
+        os.environ["TMPDIR"] = tmp_dir  # for libraries and subprocesses
+        tempfile.tempdir = tmp_dir  # tempfile may have cached the old one already
+    _no_semaphores_in_progress_bars()
     try:
         import cv2
 
         cv2.setNumThreads(max(1, threads))
     except Exception:  # noqa: BLE001 - OpenCV threads are an optimisation only
         pass
+
+
+def _die_with_parent(parent_pid: int | None) -> None:
+    """Linux: have the kernel SIGKILL this worker when the coordinator dies, even by SIGKILL, so no orphan
+    keeps encoding into a job that is gone. (The 'parent' is the coordinator's thread that started the
+    worker; the pool's manager thread, which starts replacements, outlives every worker it starts.)"""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        args = (ctypes.c_ulong(int(signal.SIGKILL)), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0))
+        if libc.prctl(ctypes.c_int(_PR_SET_PDEATHSIG), *args) != 0:  # variadic: pass unsigned longs
+            return
+    except (OSError, AttributeError):  # no prctl: the coordinator still terminates its pool on any exit path
+        return
+    if parent_pid is not None and os.getppid() != parent_pid:  # it died before prctl took effect
+        os._exit(1)
+
+
+def _no_semaphores_in_progress_bars() -> None:
+    """tqdm guards its bars with a multiprocessing lock, a named semaphore; a worker terminated when the
+    job stops cannot unlink it, and the resource tracker then prints 'leaked semaphore' warnings. A worker
+    is one process with its bars disabled: a thread lock does."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    tqdm.set_lock(threading.RLock())
 
 
 def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict) -> dict:
