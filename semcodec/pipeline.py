@@ -26,7 +26,7 @@ from semcodec import __version__
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
-from semcodec.encoding.codecs import RateControl, caps_for, check_bitrate, check_crf, check_preset, encoder_options
+from semcodec.encoding.codecs import configure_threads, pass_flags, RateControl, caps_for, check_bitrate, check_crf, check_preset, encoder_options
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt, small_luma, small_rgb
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, neutral_region, regions_from_offsets
 from semcodec.errors import SemcodecError, UsageError
@@ -269,7 +269,8 @@ class _Job:
         opts, bit_rate = encoder_options(self.caps, self.rc, s.preset,
                                          pass_no=p.pass_no if self.rc.two_pass else 0,
                                          stats_path=stats_path, tune=self.plan.tune if self.plan else None,
-                                         forced_keyframes=self.shots_method != "off")
+                                         forced_keyframes=self.shots_method != "off",
+                                         with_map=self.mapper is not None)
         fmt = "null" if p.out_path is None else container_format(self.output_path)
         try:
             out = av.open(p.out_path or os.devnull, "w", format=fmt)
@@ -289,8 +290,8 @@ class _Job:
                     setattr(cc, key, val)
             if bit_rate:
                 cc.bit_rate = bit_rate
-            if s.encoder_threads:
-                cc.thread_count = s.encoder_threads
+            configure_threads(cc, s.encoder_threads)
+            cc.flags |= pass_flags(self.caps, p.pass_no if self.rc.two_pass else 0)
             cc.options = opts
             copies = self._audio_streams(inp, out) if p.out_path and s.audio else {}  # in -> (out, transcode)
             if s.seek_pts is not None and s.start_frame:

@@ -55,6 +55,42 @@ CAPABILITIES = {
 
 
 NO_AQ_PRESETS = {"libx264": ("ultrafast",), "libx265": ("ultrafast", "superfast")}
+
+# x264's AVX-512 mbtree-propagate code reads uninitialised heap memory when the width in macroblocks is not
+# a multiple of 8 (160, 176, 320, 400 px...), so identical encodes differ run to run (../shared/FACTS.md).
+# On a CPU with AVX-512 semcodec names x264's instruction sets without it: the same code paths x264 picks
+# for an AVX2 machine (x264 reports the same capabilities minus AVX512). Other CPUs never take that path.
+X264_ASM_WITHOUT_AVX512 = "MMX2,SSE,SSE2,SSE3,SSSE3,SSE4.1,SSE4.2,LZCNT,AVX,FMA3,BMI1,BMI2,AVX2"
+
+
+def _cpu_has_avx512() -> bool:
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            return any(line.startswith("flags") and " avx512f" in line for line in f)
+    except OSError:  # not Linux: no way to tell cheaply; x264's auto detection stands
+        return False
+
+
+X264_ASM = X264_ASM_WITHOUT_AVX512 if _cpu_has_avx512() else None
+
+
+def pass_flags(caps: CodecCaps, pass_no: int) -> int:
+    """AVCodecContext flags for pass `pass_no` of a two-pass encode (0: one pass). libx264 takes its pass
+    from these, as from `ffmpeg -pass N`; libx265's comes in x265-params, as users pass it to ffmpeg."""
+    if caps.name != "libx264" or not pass_no:
+        return 0
+    from av.codec.context import Flags
+
+    return int(Flags.pass1 if pass_no == 1 else Flags.pass2)
+
+
+def configure_threads(cc, threads: int | None = None) -> None:
+    """Threading as the `ffmpeg` CLI has it: frame threads (PyAV's default, slice threads, makes x264 run
+    sliced_threads=1 slices=N: 15 % larger at QCIF, 0.7 VMAF lower at equal size, and bytes that depend on
+    the core count). `threads` fixes the thread count, so the bytes do not depend on the machine."""
+    cc.thread_type = "FRAME"
+    if threads:
+        cc.thread_count = int(threads)
 DECODERS = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libsvtav1": "libdav1d"}
 
 
@@ -127,10 +163,12 @@ class RateControl:
 
 def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
                     pass_no: int = 0, stats_path: str | None = None, tune: str | None = None,
-                    forced_keyframes: bool = False) -> tuple[dict, int]:
-    """FFmpeg private options and bit_rate for one encode. The same options are used with and
-    without a map, so `--roi off` is a fair baseline; `tune` and `forced_keyframes` come only from
-    shot-aware decisions."""
+                    forced_keyframes: bool = False, with_map: bool = True) -> tuple[dict, int]:
+    """FFmpeg private options and bit_rate for one encode. Without a map (`with_map=False`, i.e. --roi
+    off) they are exactly what `ffmpeg -c:v CODEC -preset P -crf N` (or `-b:v R -pass N`) uses, so the
+    baseline is the encode a user would run instead; with a map they add only what the map needs to
+    land (x265 qg-size=16, AQ on for presets that turn it off). `tune` and `forced_keyframes` come
+    only from shot-aware decisions."""
     preset = str(preset or caps.default_preset)
     opts: dict = dict(caps.roi_options)
     bit_rate = 0
@@ -150,22 +188,33 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
     if forced_keyframes and caps.name in ("libx264", "libx265"):
         opts["forced-idr"] = "1"  # a frame marked I becomes an IDR: a clean random-access point at the cut
     params = []
-    if preset in NO_AQ_PRESETS.get(caps.name, ()):
-        # these presets switch AQ off, and with it the encoder drops the map; turn AQ on in both
-        # modes so --roi off stays the same encode
+    if with_map and preset in NO_AQ_PRESETS.get(caps.name, ()):
+        # these presets switch AQ off, and with it the encoder drops the map: AQ on when a map is attached
         if caps.name == "libx264":
             opts["aq-mode"] = "1"
         else:
             params.append("aq-mode=1")
+    if caps.name == "libx264" and X264_ASM:
+        params.append(f"asm={X264_ASM}")
     if caps.name == "libx265":
-        # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32 by
-        # default), which blurs a face-sized map; qg-size=16 keeps it (both modes, so --roi off
-        # stays a fair baseline)
-        params += ["log-level=error", "qg-size=16"]
+        params.append("log-level=error")
+        if with_map:
+            # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32 by
+            # default), which blurs a face-sized map; qg-size=16 keeps it. Only with a map: on its own
+            # it costs 0.4-0.6 VMAF at equal size against stock x265 (benchmarks/results/parity.md)
+            params.append("qg-size=16")
     if pass_no:
         if not caps.two_pass:
             raise UsageError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
-        params += [f"pass={pass_no}", f"stats={stats_path}"]
+        if caps.name == "libx264":
+            # as `ffmpeg -pass N -passlogfile F` does it (the pass comes from the codec flags, pass_flags),
+            # but with x264's full first pass (`-fastfirstpass 0`), in both modes: the fast one (no trellis,
+            # 8x8 transform or sub-partitions) lands wide of the target and misjudges what a map costs.
+            # his_girl_friday at 250k: stock +5.1 % over, ROI +5.9 %; full first pass -0.1 %, ROI +1.6 %
+            opts["stats"] = stats_path
+            opts["fastfirstpass"] = "0"
+        else:
+            params += [f"pass={pass_no}", f"stats={stats_path}"]
     if params:
         opts[f"{caps.name[3:]}-params"] = ":".join(params)
     return opts, bit_rate
@@ -178,6 +227,7 @@ def roundtrip(codec: str, frames: list, regions=None, crf: float = 35, attacher=
     h, w = frames[0].shape
     opts, _ = encoder_options(caps_for(codec), RateControl(crf=crf), None)
     ctx = av.CodecContext.create(codec, "w")
+    configure_threads(ctx)
     ctx.width, ctx.height, ctx.pix_fmt = w, h, "yuv420p"
     ctx.time_base, ctx.framerate = Fraction(1, 25), Fraction(25)
     ctx.options = opts
