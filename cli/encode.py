@@ -65,6 +65,10 @@ def register(sub) -> None:
     enc.add_argument("--save-maps", metavar="PATH", help="also write a video of importance map and offsets")
     enc.add_argument("--report", metavar="FILE.json", help="write the JSON report here")
     enc.add_argument("--json", action="store_true", help="print the JSON report on stdout")
+    enc.add_argument("--threads", type=positive_int, metavar="N",
+                     help="encoder threads (default: FFmpeg's choice for this machine, frame threads as the "
+                          "ffmpeg CLI uses). Output is bit-identical run after run either way; a fixed N also "
+                          "makes it identical across machines with different core counts")
     enc.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     par = enc.add_argument_group("scaling out (chunked at shot boundaries, resumable; INPUT may be a folder)")
     par.add_argument("--workers", type=positive_int, metavar="N",
@@ -155,6 +159,7 @@ def cmd_encode(args) -> int:
                               save_maps=args.save_maps, yolo_weights=args.yolo_weights, shots=args.shots,
                               keyframes_from=args.keyframes_from, subtitles=args.subtitles, prompt=args.prompt,
                               emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
+                              encoder_threads=args.threads,
                               progress=not args.quiet and sys.stderr.isatty())
     if args.report == STDOUT and args.json:
         raise UsageError("--report - and --json both write the report to stdout: use one")
@@ -184,6 +189,7 @@ def _cmd_parallel(args, settings) -> int:
         raise SemcodecError("--workers must be at least 1")
     lo, hi = args.chunk_min_s, args.chunk_max_s  # a default gives way to the other bound when only one is set
     opts = ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
+                           threads_per_chunk=args.threads or 1,
                            chunk_min_s=lo if lo is not None else min(2.0, hi or 2.0),
                            chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0))
     if os.path.isdir(args.input):

@@ -71,7 +71,16 @@ def _cpu_has_avx512() -> bool:
         return False
 
 
-X264_ASM = X264_ASM_WITHOUT_AVX512 if _cpu_has_avx512() else None
+def _x264_asm() -> str | None:
+    """SEMCODEC_X264_ASM overrides: 'auto' leaves x264's own detection (AVX-512 included), anything else is
+    passed as x264's asm list. For measuring the fix; the default is the deterministic list."""
+    override = os.environ.get("SEMCODEC_X264_ASM", "").strip()
+    if override:
+        return None if override.lower() == "auto" else override
+    return X264_ASM_WITHOUT_AVX512 if _cpu_has_avx512() else None
+
+
+X264_ASM = _x264_asm()
 
 
 def pass_flags(caps: CodecCaps, pass_no: int) -> int:
