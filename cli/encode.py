@@ -80,6 +80,9 @@ def register(sub) -> None:
                      help="shortest chunk (default 2 s)")
     par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
                      help="longest chunk; longer shots are split (default 20 s)")
+    par.add_argument("--fresh-process", action="store_true",
+                     help="encode each chunk in a new process (isolation, ~1 s start-up per chunk); the bytes "
+                          "are the same either way")
     par.add_argument("--work-dir", metavar="DIR",
                      help="keep chunks and the manifest here; a re-run resumes (default: a hidden folder beside "
                           "the output, removed after success)")
@@ -178,7 +181,8 @@ def cmd_encode(args) -> int:
 
 
 def _parallel_wanted(args) -> bool:
-    return any(getattr(args, k, None) is not None for k in ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir"))
+    return any(getattr(args, k, None) is not None for k in ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir")) \
+        or bool(getattr(args, "fresh_process", False))
 
 
 def _cmd_parallel(args, settings) -> int:
@@ -189,7 +193,7 @@ def _cmd_parallel(args, settings) -> int:
         raise SemcodecError("--workers must be at least 1")
     lo, hi = args.chunk_min_s, args.chunk_max_s  # a default gives way to the other bound when only one is set
     opts = ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
-                           threads_per_chunk=args.threads or 1,
+                           threads_per_chunk=args.threads or 1, fresh_process_per_chunk=args.fresh_process,
                            chunk_min_s=lo if lo is not None else min(2.0, hi or 2.0),
                            chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0))
     if os.path.isdir(args.input):

@@ -207,3 +207,12 @@ def test_ray_local_same_output(cut_clip, tmp_path):
     rep = encode_parallel(cut_clip, str(viaray), s, _opts(tmp_path, "wr", workers=2, ray="local"))
     assert rep["parallel"]["backend"] == "ray"
     assert sha256(viaray) == sha256(local)
+
+
+def test_fresh_process_per_chunk_is_a_choice_not_a_requirement(cut_clip, tmp_path):
+    """Chunks encoded one after another in one worker give the bytes a process per chunk gives (ROI on)."""
+    s = EncodeSettings(**FAST)
+    reuse, fresh = tmp_path / "reuse.mp4", tmp_path / "fresh.mp4"
+    encode_parallel(cut_clip, str(reuse), s, _opts(tmp_path, "r", workers=1))
+    encode_parallel(cut_clip, str(fresh), s, _opts(tmp_path, "f", workers=1, fresh_process_per_chunk=True))
+    assert sha256(reuse) == sha256(fresh)
