@@ -273,7 +273,9 @@ class _Job:
                                          with_map=self.mapper is not None)
         fmt = "null" if p.out_path is None else container_format(self.output_path)
         try:
-            out = av.open(p.out_path or os.devnull, "w", format=fmt)
+            # +bitexact: no random Matroska segment UID, no creation time, so the file, not just the stream,
+            # is the same run after run (the chunk join writes the same way)
+            out = av.open(p.out_path or os.devnull, "w", format=fmt, options={"fflags": "+bitexact"})
         except av.error.FFmpegError as exc:
             raise SemcodecError(f"cannot write {self.output_path}: {exc.strerror or exc}") from None
         with open_input(self.input_path) as inp, out:
