@@ -34,6 +34,8 @@ sample: setup
 
 # Long runs on ../shared/videos; results land in benchmarks/results/.
 bench: setup
+	$(PY) benchmarks/parity.py
+	$(PY) benchmarks/determinism.py
 	$(PY) benchmarks/roi_vs_x264.py --codec libx264
 	$(PY) benchmarks/roi_vs_x264.py --codec libx265 --modes off,faces,auto,auto@0.3
 	$(PY) benchmarks/speed.py
