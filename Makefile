@@ -25,7 +25,9 @@ demo: setup
 	@echo "out/demo_roi.mp4 (semantic) vs out/demo_plain.mp4 (plain x264); maps in out/demo_maps.mp4;"
 	@echo "shots, tags and keyframes in out/demo_tags.json and out/demo_sheet.jpg"
 
+# Lint first (ruff, pinned in the test extra; configured in pyproject.toml), then the tests.
 test: setup
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q tests
 
 # Rebuild sample_videos/demo.mp4 from scikit-image's bundled photos.

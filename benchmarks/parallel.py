@@ -99,9 +99,10 @@ def kill_resume(src, ext, tmp, preset, crf, reference_sha):
                     killed = c
                     break
     err = p.communicate()[1]
-    res["worker_killed"] = {"killed_pid": killed, "exit_code": p.returncode, "output_sha256": sha(out) if os.path.exists(out) else None,
+    res["worker_killed"] = {"killed_pid": killed, "exit_code": p.returncode,
+                            "output_sha256": sha(out) if os.path.exists(out) else None,
                             "identical_to_uninterrupted": os.path.exists(out) and sha(out) == reference_sha,
-                            "log": [l for l in err.splitlines() if "warning" in l][:3]}
+                            "log": [line for line in err.splitlines() if "warning" in line][:3]}
     out, work = os.path.join(tmp, "killj" + ext), os.path.join(tmp, "work_killj")
     p = subprocess.Popen(cli_cmd(src, out, work, preset, crf, 2), cwd=ROOT, stderr=subprocess.DEVNULL,
                          start_new_session=True)
@@ -117,7 +118,8 @@ def kill_resume(src, ext, tmp, preset, crf, reference_sha):
     r = subprocess.run(cli_cmd(src, out, work, preset, crf, 2) + ["--json"], cwd=ROOT, capture_output=True, text=True)
     rep = json.loads(r.stdout) if r.returncode == 0 else {}
     res["job_killed_then_rerun"] = {
-        "chunks_done_when_killed": before, "chunks": n, "partial_output_left": os.path.exists(out) and r.returncode != 0,
+        "chunks_done_when_killed": before, "chunks": n,
+        "partial_output_left": os.path.exists(out) and r.returncode != 0,
         "rerun_exit_code": r.returncode, "rerun_s": round(time.perf_counter() - t0, 2),
         "chunks_reused": len(rep.get("parallel", {}).get("chunks_reused", [])),
         "identical_to_uninterrupted": r.returncode == 0 and sha(out) == reference_sha}
@@ -165,7 +167,8 @@ def main() -> int:
                 row["runs"][label] = {
                     "wall_s": round(wall, 2), "fps": round(rep["output"]["frames"] / wall, 1),
                     "planning_s": rep["timings"]["planning_s"], "join_s": rep["timings"]["join_s"],
-                    "chunks": len(par["chunks"]), "chunk_s_sum": round(sum(c["seconds"] or 0 for c in par["chunks"]), 2),
+                    "chunks": len(par["chunks"]),
+                    "chunk_s_sum": round(sum(c["seconds"] or 0 for c in par["chunks"]), 2),
                     "bytes": rep["output"]["bytes"], "sha256": shas[label],
                     "load_average_1min_after": round(os.getloadavg()[0], 2)}
                 row.setdefault("frames", rep["output"]["frames"])
@@ -200,7 +203,8 @@ def main() -> int:
 def markdown(r) -> str:
     lines = [f"**Chunked parallel encoding**, libx264 preset {r['preset']} CRF {r['crf']:g}, ROI auto, 1 encoder "
              f"thread per chunk, {r['machine']} (`{r['command']}`):", "",
-             "| clip | frames | chunks | 1 worker s | 2 workers s | Ray local s | speed-up 2w | same bytes | frames & timestamps = input | killed worker: same bytes | killed job + resume: same bytes |",
+             "| clip | frames | chunks | 1 worker s | 2 workers s | Ray local s | speed-up 2w | same bytes "
+             "| frames & timestamps = input | killed worker: same bytes | killed job + resume: same bytes |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in r["clips"]:
         runs = c["runs"]
@@ -210,7 +214,8 @@ def markdown(r) -> str:
         oc = c.get("output_check", {})
         lines.append(
             f"| {c['clip']} | {c['frames']} | {two.get('chunks')} | {one.get('wall_s')} | {two.get('wall_s')} | "
-            f"{ray.get('wall_s', '-')} | {one['wall_s'] / two['wall_s']:.2f}x | {'yes' if c['identical_across_backends'] else 'NO'} | "
+            f"{ray.get('wall_s', '-')} | {one['wall_s'] / two['wall_s']:.2f}x | "
+            f"{'yes' if c['identical_across_backends'] else 'NO'} | "
             f"{'yes' if oc.get('same_frame_count') and oc.get('timestamps_identical') else 'NO'} | "
             f"{'yes' if kr.get('worker_killed', {}).get('identical_to_uninterrupted') else 'no/-'} | "
             f"{'yes' if kr.get('job_killed_then_rerun', {}).get('identical_to_uninterrupted') else 'no/-'} "

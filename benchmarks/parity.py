@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(HERE))
 import av  # noqa: E402
 
 from semcodec.bench.masks import mask_source  # noqa: E402
-from semcodec.encoding.codecs import X264_ASM  # noqa: E402
 from semcodec.bench.measure import measure  # noqa: E402
+from semcodec.encoding.codecs import X264_ASM  # noqa: E402
 from semcodec.io.writer import write_json, write_text  # noqa: E402
 from semcodec.metrics.quality import _ffmpeg_with_libvmaf  # noqa: E402
 from semcodec.pipeline import EncodeSettings, encode  # noqa: E402
@@ -81,7 +81,8 @@ def score(src: str, out: str) -> dict:
         v = c.streams.video[0]
         w, h, n = v.codec_context.width, v.codec_context.height, v.frames
     boxes = os.path.join(HERE, "face_boxes.json")
-    names = json.load(open(boxes))["clips"]
+    with open(boxes) as f:
+        names = json.load(f)["clips"]
     mask = mask_source(boxes, src, w, h, n) if os.path.basename(src) in names else None
     m = measure(src, out, ["psnr", "vmaf"], mask=mask)
     return {"psnr_y": m.get("psnr_y_mean"), "vmaf": m.get("vmaf_mean"), "face_psnr_y": m.get("roi_psnr_y_mean")}

@@ -90,7 +90,8 @@ def markdown(results: dict) -> str:
         for mode, m in e["modes"].items():
             d = m.get("vs_off", {})
             lines.append(
-                f"| {key} | {mode.split('@')[0]} | {m['roi_strength']:g} | {m['video_kbps']} | {m['face_psnr_y']:.2f} | {m['background_psnr_y']:.2f} "
+                f"| {key} | {mode.split('@')[0]} | {m['roi_strength']:g} | {m['video_kbps']} | {m['face_psnr_y']:.2f} "
+                f"| {m['background_psnr_y']:.2f} "
                 f"| {m['vmaf']:.2f} | {d.get('bytes_pct', 0):+.2f}% | {d.get('face_psnr_db', 0):+.2f} dB "
                 f"| {d.get('vmaf', 0):+.2f} |")
     return "\n".join(lines) + "\n"

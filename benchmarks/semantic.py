@@ -139,14 +139,17 @@ def run_clip(path: str, seconds: float, work: str) -> dict:
 
 def table(rows: list[dict]) -> str:
     has_clip = any("clip" in r for row in rows for r in row["results"])
-    lines = ["| clip | frames | mode | bytes | bpp | bit/s | PSNR-Y | SSIM-Y | VMAF |" + (" CLIP-I |" if has_clip else "")
-             + " notes |", "|---|---|---|---|---|---|---|---|---|" + ("---|" if has_clip else "") + "---|"]
+    lines = ["| clip | frames | mode | bytes | bpp | bit/s | PSNR-Y | SSIM-Y | VMAF |"
+             + (" CLIP-I |" if has_clip else "") + " notes |",
+             "|---|---|---|---|---|---|---|---|---|" + ("---|" if has_clip else "") + "---|"]
     for row in rows:
         v = row["video"]
         for r in row["results"]:
             note = ""
             if "shots" in r:
-                note = f"{r['shots']} shot{'s' if r['shots'] != 1 else ''}" + (f", {r['hybrid_shots']} as pixels" if r["mode"] != "semantic" else "")
+                note = f"{r['shots']} shot{'s' if r['shots'] != 1 else ''}"
+                if r["mode"] != "semantic":
+                    note += f", {r['hybrid_shots']} as pixels"
             lines.append(f"| {row['clip']} | {v['frames']} ({v['width']}x{v['height']}) | {r['mode']} | {r['bytes']} | "
                          f"{r['bpp']:.5f} | {r['bps']:.0f} | {r['psnr_y']:.2f} | {r['ssim_y']:.3f} | "
                          f"{r.get('vmaf', '-') if 'vmaf' in r else '-'} |"
@@ -241,7 +244,8 @@ def main(argv=None) -> int:
     os.makedirs(out_dir, exist_ok=True)
     meta = {"command": f"python benchmarks/semantic.py --seconds {args.seconds:g}"
             + (f" --clip-model {args.clip_model}" if args.clip_model else ""), "seconds_per_clip": args.seconds,
-            "hybrid_threshold_db": HYBRID_DB, "fallback_crf": FALLBACK_CRF, "total_s": round(time.perf_counter() - t0, 1),
+            "hybrid_threshold_db": HYBRID_DB, "fallback_crf": FALLBACK_CRF,
+            "total_s": round(time.perf_counter() - t0, 1),
             "cpus": os.cpu_count()}
     write_results(meta, rows, out_dir)
     print(f"wrote {out_dir}/semantic.json and semantic.md in {meta['total_s']} s", file=sys.stderr)

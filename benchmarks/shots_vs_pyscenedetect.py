@@ -34,7 +34,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 import scenedetect  # noqa: E402
 
 from semcodec.analysis.fusion import analysis_size  # noqa: E402
-from semcodec.encoding.frames import small_rgb  # noqa: E402
+from semcodec.frames import small_rgb  # noqa: E402
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe  # noqa: E402
 from semcodec.shots import ShotDetector, detect_shots  # noqa: E402
 
@@ -236,7 +236,8 @@ def render_md(res: dict) -> str:
     t = res["totals"]
     cells = ["**all clips with cuts** (P, R) / all clips (FP, fps)", str(t["semcodec"]["frames"]), ""]
     for k in keys:
-        cells += [_fmt(t[k]["precision"]), _fmt(t[k]["recall"]), str(t[k]["fp"] + t[k]["false_positives_on_no_cut_clips"])]
+        cells += [_fmt(t[k]["precision"]), _fmt(t[k]["recall"]),
+                  str(t[k]["fp"] + t[k]["false_positives_on_no_cut_clips"])]
     cells += [f"**{t[k]['fps']:.0f}**" for k in keys]
     out.append("| " + " | ".join(cells) + " |")
     out += ["", "All four runs, totals over every clip (P and R over the clips with listed cuts):", "",

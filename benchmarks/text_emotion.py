@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import platform
 import subprocess
@@ -37,6 +36,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from face_boxes import load_face_tracks  # noqa: E402
 
 from semcodec.metrics import compare  # noqa: E402
+from semcodec.metrics.quality import psnr  # noqa: E402
 from semcodec.pipeline import EncodeSettings, encode  # noqa: E402
 from semcodec.text.guide import TextGuide, video_frame_times  # noqa: E402
 from semcodec.text.plot import correlation, frame_bits, plot_emotion_vs_bits, rolling_mean  # noqa: E402
@@ -52,10 +52,6 @@ CLIPS = {
 SWEEP = {"hgf": [2.0, 6.0]}  # --emotion-strength values tried besides the default
 
 
-def psnr(mse: float) -> float:
-    return 100.0 if mse <= 0 else min(100.0, 10 * math.log10(255 ** 2 / mse))
-
-
 def _encode(src, out, bitrate, preset, **kw) -> dict:
     t0 = time.perf_counter()
     rep = encode(src, out, EncodeSettings(bitrate=bitrate, two_pass=True, preset=preset, progress=False, **kw))
@@ -68,6 +64,67 @@ def group_scores(q, mask) -> dict:
     vm = np.asarray(q.vmaf)[mask] if q.vmaf else None
     return {"frames": int(mask.sum()), "psnr_y": round(psnr(float(mse.mean())), 3) if len(mse) else None,
             "vmaf": round(float(vm.mean()), 3) if vm is not None and len(vm) else None}
+
+
+def _sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _run(src: str, out: str, bitrate: int, preset: str, kw: dict, masks, e: np.ndarray, intense: np.ndarray,
+         calm: np.ndarray) -> tuple[dict, tuple]:
+    """One encode and its scores; and its (times, bits) per frame, cut to the emotion curve's length."""
+    rep = _encode(src, out, bitrate, preset, **kw)
+    q = compare(src, out, masks=masks, vmaf=True)
+    s = q.summary()
+    t, b = frame_bits(out)
+    n = min(len(b), len(e))
+    r = {"video_bytes": rep["output"]["video_bytes"], "video_kbps": rep["output"]["video_bitrate_kbps"],
+         "encode_s": round(rep["_seconds"], 1), "psnr_y": round(s["psnr_y_global"], 3),
+         "vmaf": round(s["vmaf_mean"], 3), "intense": group_scores(q, intense[:q.frames]),
+         "calm": group_scores(q, calm[:q.frames]),
+         "corr_emotion_bits": round(correlation(e[:n], b[:n]), 4),
+         "corr_emotion_bits_0.5s": round(correlation(e[:n], rolling_mean(t[:n], b[:n])), 4)}
+    if masks is not None:
+        r["face_psnr_y"] = round(s["roi_psnr_y_global"], 3)
+        r["background_psnr_y"] = round(s["bg_psnr_y_global"], 3)
+    if rep.get("text") and rep["text"].get("prompt"):
+        r["prompt_boosted"] = rep["text"]["prompt"].get("boosted", {})
+    return r, (t[:n], b[:n])
+
+
+def _noise_floor(src: str, out: str, bitrate: int, preset: str, masks, intense: np.ndarray, calm: np.ndarray,
+                 no_text_digest: str, no_text_bits: np.ndarray) -> dict:
+    """The no-text encode repeated in a fresh process (the CLI), against the first one."""
+    subprocess.run([sys.executable, "-m", "cli.main", "encode", src, "-o", out, "--bitrate", str(bitrate),
+                    "--two-pass", "--preset", preset, "-q"], check=True, cwd=os.path.dirname(HERE))
+    q = compare(src, out, masks=masks, vmaf=True)
+    s = q.summary()
+    same = _sha256(out) == no_text_digest
+    return {
+        "what": "the no-text encode repeated in a fresh process", "identical_bytes": same,
+        "size_vs_no_text_pct": round(100 * (frame_bits(out)[1].sum() / no_text_bits.sum() - 1), 3),
+        "psnr_y": round(s["psnr_y_global"], 3), "vmaf": round(s["vmaf_mean"], 3),
+        "face_psnr_y": round(s["roi_psnr_y_global"], 3), "background_psnr_y": round(s["bg_psnr_y_global"], 3),
+        "intense": group_scores(q, intense[:q.frames]), "calm": group_scores(q, calm[:q.frames])}
+
+
+def _add_deltas(runs: dict) -> None:
+    """Every run's differences from the no-text run, as `vs_no_text`."""
+    base = runs["no_text"]
+    for label, r in runs.items():
+        if label == "no_text":
+            continue
+        d = {"bytes_pct": round(100 * (r["video_bytes"] / base["video_bytes"] - 1), 2),
+             "psnr_y_db": round(r["psnr_y"] - base["psnr_y"], 3), "vmaf": round(r["vmaf"] - base["vmaf"], 3),
+             "intense_psnr_y_db": round(r["intense"]["psnr_y"] - base["intense"]["psnr_y"], 3),
+             "calm_psnr_y_db": round(r["calm"]["psnr_y"] - base["calm"]["psnr_y"], 3),
+             "intense_vmaf": round(r["intense"]["vmaf"] - base["intense"]["vmaf"], 3),
+             "calm_vmaf": round(r["calm"]["vmaf"] - base["calm"]["vmaf"], 3)}
+        if "face_psnr_y" in r:
+            d["face_psnr_y_db"] = round(r["face_psnr_y"] - base["face_psnr_y"], 3)
+            d["background_psnr_y_db"] = round(r["background_psnr_y"] - base["background_psnr_y"], 3)
+        r["vs_no_text"] = d
 
 
 def run_clip(key: str, preset: str, tmp: str, plot_path: str | None) -> dict:
@@ -97,58 +154,17 @@ def run_clip(key: str, preset: str, tmp: str, plot_path: str | None) -> dict:
     bits, digests = {}, {}
     for label, kw in runs:
         out = os.path.join(tmp, f"{key}_{label.replace(':', '_').replace(' ', '_')}.mp4")
-        rep = _encode(src, out, bitrate, preset, **kw)
-        q = compare(src, out, masks=masks, vmaf=True)
-        s = q.summary()
-        t, b = frame_bits(out)
-        n = min(len(b), len(e))
-        bits[label] = (t[:n], b[:n])
-        r = {"video_bytes": rep["output"]["video_bytes"], "video_kbps": rep["output"]["video_bitrate_kbps"],
-             "encode_s": round(rep["_seconds"], 1), "psnr_y": round(s["psnr_y_global"], 3),
-             "vmaf": round(s["vmaf_mean"], 3), "intense": group_scores(q, intense[:q.frames]),
-             "calm": group_scores(q, calm[:q.frames]),
-             "corr_emotion_bits": round(correlation(e[:n], b[:n]), 4),
-             "corr_emotion_bits_0.5s": round(correlation(e[:n], rolling_mean(t[:n], b[:n])), 4)}
-        if masks is not None:
-            r["face_psnr_y"] = round(s["roi_psnr_y_global"], 3)
-            r["background_psnr_y"] = round(s["bg_psnr_y_global"], 3)
-        if rep.get("text") and rep["text"].get("prompt"):
-            r["prompt_boosted"] = rep["text"]["prompt"].get("boosted", {})
-        with open(out, "rb") as f:
-            digests[label] = hashlib.sha256(f.read()).hexdigest()
+        r, bits[label] = _run(src, out, bitrate, preset, kw, masks, e, intense, calm)
+        digests[label] = _sha256(out)
         r["identical_to_no_text"] = digests[label] == digests["no_text"]
         entry["runs"][label] = r
         print(f"{key:7} {label:18} {json.dumps({k: v for k, v in r.items() if not k.startswith('_')})}",
               file=sys.stderr)
     if key == "hgf":  # the noise floor: the no-text encode again, in a fresh process
-        out = os.path.join(tmp, f"{key}_repeat.mp4")
-        subprocess.run([sys.executable, "-m", "cli.main", "encode", src, "-o", out, "--bitrate", str(bitrate),
-                        "--two-pass", "--preset", preset, "-q"], check=True, cwd=os.path.dirname(HERE))
-        q = compare(src, out, masks=masks, vmaf=True)
-        s = q.summary()
-        with open(out, "rb") as f:
-            same = hashlib.sha256(f.read()).hexdigest() == digests["no_text"]
-        entry["noise_floor"] = {
-            "what": "the no-text encode repeated in a fresh process", "identical_bytes": same,
-            "size_vs_no_text_pct": round(100 * (frame_bits(out)[1].sum() / bits["no_text"][1].sum() - 1), 3),
-            "psnr_y": round(s["psnr_y_global"], 3), "vmaf": round(s["vmaf_mean"], 3),
-            "face_psnr_y": round(s["roi_psnr_y_global"], 3), "background_psnr_y": round(s["bg_psnr_y_global"], 3),
-            "intense": group_scores(q, intense[:q.frames]), "calm": group_scores(q, calm[:q.frames])}
+        entry["noise_floor"] = _noise_floor(src, os.path.join(tmp, f"{key}_repeat.mp4"), bitrate, preset, masks,
+                                            intense, calm, digests["no_text"], bits["no_text"][1])
         print(f"{key:7} repeat             {json.dumps(entry['noise_floor'])}", file=sys.stderr)
-    base = entry["runs"]["no_text"]
-    for label, r in entry["runs"].items():
-        if label == "no_text":
-            continue
-        d = {"bytes_pct": round(100 * (r["video_bytes"] / base["video_bytes"] - 1), 2),
-             "psnr_y_db": round(r["psnr_y"] - base["psnr_y"], 3), "vmaf": round(r["vmaf"] - base["vmaf"], 3),
-             "intense_psnr_y_db": round(r["intense"]["psnr_y"] - base["intense"]["psnr_y"], 3),
-             "calm_psnr_y_db": round(r["calm"]["psnr_y"] - base["calm"]["psnr_y"], 3),
-             "intense_vmaf": round(r["intense"]["vmaf"] - base["intense"]["vmaf"], 3),
-             "calm_vmaf": round(r["calm"]["vmaf"] - base["calm"]["vmaf"], 3)}
-        if "face_psnr_y" in r:
-            d["face_psnr_y_db"] = round(r["face_psnr_y"] - base["face_psnr_y"], 3)
-            d["background_psnr_y_db"] = round(r["background_psnr_y"] - base["background_psnr_y"], 3)
-        r["vs_no_text"] = d
+    _add_deltas(entry["runs"])
     tb, b0 = bits["no_text"]
     _, b1 = bits["subtitles"]
     n = min(len(b0), len(b1))
@@ -182,7 +198,8 @@ def markdown(res: dict) -> str:
             d = r.get("vs_no_text", {})
             lines.append(
                 f"| {key} | {label} | {r['video_kbps']} | {d.get('bytes_pct', 0):+.2f}% | {r['intense']['psnr_y']:.2f}"
-                f" ({d.get('intense_psnr_y_db', 0):+.2f}) | {r['calm']['psnr_y']:.2f} ({d.get('calm_psnr_y_db', 0):+.2f})"
+                f" ({d.get('intense_psnr_y_db', 0):+.2f}) | {r['calm']['psnr_y']:.2f}"
+                f" ({d.get('calm_psnr_y_db', 0):+.2f})"
                 f" | {r['intense']['vmaf']:.2f} ({d.get('intense_vmaf', 0):+.2f}) | {r['calm']['vmaf']:.2f}"
                 f" ({d.get('calm_vmaf', 0):+.2f}) | {r['vmaf']:.2f} | {r['corr_emotion_bits']:+.3f} "
                 f"(0.5 s means {r['corr_emotion_bits_0.5s']:+.3f}) |")
@@ -205,14 +222,15 @@ def markdown(res: dict) -> str:
                       "block maps: x264 with ROI side data is not always bit-reproducible.)"]
     if hgf and any(k.startswith("prompt:") for k in hgf["runs"]):
         lines += ["", "Prompts on His Girl Friday (face PSNR inside benchmarks/face_boxes.json):", "",
-                  "| prompt | video kb/s | size vs no prompt | face PSNR-Y | background PSNR-Y | VMAF | regions boosted "
-                  "| output identical to no prompt |", "|---|---|---|---|---|---|---|---|"]
+                  "| prompt | video kb/s | size vs no prompt | face PSNR-Y | background PSNR-Y | VMAF "
+                  "| regions boosted | output identical to no prompt |", "|---|---|---|---|---|---|---|---|"]
         for label in ["no_text"] + [k for k in hgf["runs"] if k.startswith("prompt:")]:
             r = hgf["runs"][label]
             d = r.get("vs_no_text", {})
             boosted = ", ".join(f"{k} ({v['frames']} frames)" for k, v in r.get("prompt_boosted", {}).items()) or "none"
             lines.append(f"| {label.split(':', 1)[-1] if label != 'no_text' else '(none)'} | {r['video_kbps']} | "
-                         f"{d.get('bytes_pct', 0):+.2f}% | {r['face_psnr_y']:.2f} ({d.get('face_psnr_y_db', 0):+.2f}) | "
+                         f"{d.get('bytes_pct', 0):+.2f}% | {r['face_psnr_y']:.2f} "
+                         f"({d.get('face_psnr_y_db', 0):+.2f}) | "
                          f"{r['background_psnr_y']:.2f} ({d.get('background_psnr_y_db', 0):+.2f}) | {r['vmaf']:.2f} "
                          f"({d.get('vmaf', 0):+.2f}) | {boosted if label != 'no_text' else '-'} | "
                          f"{'yes' if r['identical_to_no_text'] else 'no'} |")

@@ -74,7 +74,8 @@ def bd_table(res: dict) -> list[str]:
     lines = [f"**BD-rate of ROI vs plain {st['codec']}** (two-pass, preset {st['preset']}, four rates per clip, "
              f"PCHIP interpolation, negative = fewer bits for the same quality; "
              f"`python benchmarks/standard.py --codec {st['codec']}`, full report in "
-             f"`benchmarks/results/{'standard' if st['codec'] == 'libx264' else 'standard_' + st['codec']}/report.html`):",
+             f"`benchmarks/results/{'standard' if st['codec'] == 'libx264' else 'standard_' + st['codec']}"
+             "/report.html`):",
              "",
              f"| clip | {head} |", "|---|" + "---|" * len(metrics)]
     for clip, r in rows.items():

@@ -1,0 +1,1 @@
+"""The `semcodec` command line, installed as the package `semcodec_cli` (folder `cli/`)."""

@@ -6,10 +6,11 @@ import argparse
 import os
 import sys
 
-from cli.options import finite_float, positive_float
 from semcodec.errors import UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import write_json
+
+from .options import finite_float, positive_float
 
 
 def register(sub) -> None:
@@ -46,8 +47,6 @@ def register(sub) -> None:
 
 
 def cmd_analyze(args) -> int:
-    from semcodec.text.analyze import analyze_video
-
     if not args.subtitles and not args.prompt:  # usage errors first, before anything about the files
         raise UsageError("analyze needs --subtitles FILE|auto or --prompt TEXT")
     if args.plot and os.path.splitext(args.plot)[1].lower() not in (".png", ".pdf", ".svg", ".jpg", ".jpeg"):
@@ -59,21 +58,37 @@ def cmd_analyze(args) -> int:
         return _run(args)
 
 
+def _encode_for_plot(args):
+    """`--plot` without `--encoded`: the library asks for an encode at a temporary path (which it removes
+    afterwards); this makes it, text guided as `semcodec encode` would with the same text options."""
+    progress = not args.quiet and sys.stderr.isatty()
+
+    def encode_to(out: str) -> dict:
+        from semcodec.pipeline import EncodeSettings, encode
+
+        return encode(args.input, out, EncodeSettings(roi=args.roi, yolo_weights=args.yolo_weights,
+                                                      subtitles=args.subtitles, prompt=args.prompt,
+                                                      emotion_strength=args.emotion_strength,
+                                                      emotion_model=args.emotion_model, progress=progress))
+
+    return encode_to
+
+
 def _run(args) -> int:
     from semcodec.text.analyze import analyze_video
 
     result = analyze_video(args.input, subtitles=args.subtitles, prompt=args.prompt,
                            emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
                            roi=args.roi, yolo_weights=args.yolo_weights, sample_fps=args.sample_fps,
-                           encoded=args.encoded, plot=args.plot,
-                           progress=not args.quiet and sys.stderr.isatty())
+                           encoded=args.encoded, plot=args.plot, encode_for_plot=_encode_for_plot(args))
     if args.json:
         write_json(args.json, result, indent=1)
     if not args.quiet:
         for c in result["cues"]:
             e = c["emotion"]
             top = max((r for a in c["attention"] for r in a["regions"]), key=lambda r: r["boost"], default=None)
-            where = f"  -> {top['label']} (boost {top['boost']:.2f}, via {top['query']!r})" if top and top["boost"] > 0 else ""
+            where = (f"  -> {top['label']} (boost {top['boost']:.2f}, via {top['query']!r})"
+                     if top and top["boost"] > 0 else "")
             print(f"  {c['start']:8.2f}-{c['end']:8.2f}  {e['category']:<8} {e['intensity']:.2f}  "
                   f"{c['text'][:50]}{where}", file=sys.stderr)
         for enc in result.get("encoded", []):

@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from semcodec.encoding.codecs import CAPABILITIES
 from semcodec.io.outputs import Output, check_outputs
 
 
@@ -23,7 +24,7 @@ def register(sub) -> None:
                "      --roi-mask benchmarks/face_boxes.json --out bench/ --resume",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="source clips")
-    p.add_argument("--codec", default="libx264", choices=["libx264", "libx265", "libvpx-vp9", "libsvtav1"])
+    p.add_argument("--codec", default="libx264", choices=list(CAPABILITIES))
     rate = p.add_mutually_exclusive_group(required=True)
     rate.add_argument("--crf", metavar="LIST", help="CRF values, e.g. 18,23,28,33")
     rate.add_argument("--bitrate", metavar="LIST", help="target bitrates, e.g. 100k,200k,400k,800k")

@@ -5,11 +5,13 @@ import argparse
 import os
 import sys
 
-# parse_bitrate is imported here too, so cli.encode.parse_bitrate stays importable
-from cli.options import finite_float, parse_bitrate, positive_float, positive_int
+from semcodec.encoding.codecs import CAPABILITIES
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import STDOUT, write_json
+
+# parse_bitrate is imported here too, so cli.encode.parse_bitrate stays importable
+from .options import finite_float, parse_bitrate, positive_float, positive_int
 
 
 def register(sub) -> None:
@@ -26,7 +28,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     enc.add_argument("input", help="input video (anything FFmpeg reads), or a folder: batch, every video in it")
     enc.add_argument("-o", "--output", required=True, help="output file: .mp4, .mov or .mkv (a folder in batch mode)")
-    enc.add_argument("--codec", default="libx264", choices=["libx264", "libx265", "libvpx-vp9", "libsvtav1"],
+    enc.add_argument("--codec", default="libx264", choices=list(CAPABILITIES),
                      help="encoder (default libx264). libsvtav1 ignores block maps: it is encoded plain")
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--crf", type=finite_float(), help="constant quality (default: 23 x264, 28 x265, 34 vp9, 35 av1)")
@@ -122,7 +124,8 @@ def _summary(report: dict) -> str:
         lines.append(line)
         lines.append(f"  cross-attention boosted regions on {text['frames_boosted']} of {text['frames_analysed']} "
                      "frames" + (f"; prompt {text['prompt']['text']!r}: "
-                                 + (", ".join(f"{k} on {v['frames']} frames" for k, v in text['prompt']['boosted'].items())
+                                 + (", ".join(f"{k} on {v['frames']} frames"
+                                              for k, v in text['prompt']['boosted'].items())
                                     or "names nothing in the picture")
                                  if text.get("prompt") and "boosted" in text["prompt"] else ""))
     for d in shots["plan"] or []:
@@ -181,8 +184,8 @@ def cmd_encode(args) -> int:
 
 
 def _parallel_wanted(args) -> bool:
-    return any(getattr(args, k, None) is not None for k in ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir")) \
-        or bool(getattr(args, "fresh_process", False))
+    keys = ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir")
+    return any(getattr(args, k, None) is not None for k in keys) or bool(getattr(args, "fresh_process", False))
 
 
 def _cmd_parallel(args, settings) -> int:

@@ -13,10 +13,11 @@ import signal
 import sys
 import traceback
 
-from cli import analyze, bench, capabilities, encode, semantic, tag
 from semcodec import __version__
 from semcodec.errors import Interrupted, SemcodecError
 from semcodec.io.outputs import SkipExisting
+
+from . import analyze, bench, capabilities, encode, semantic, tag
 
 COMMANDS = [encode, analyze, tag, capabilities, bench, semantic]
 
@@ -149,8 +150,8 @@ def main(argv=None) -> int:
         _say(f"semcodec: error: {exc}")
         return exc.exit_code
     except Interrupted as exc:
-        _say(f"semcodec: {'interrupted' if exc.signum == signal.SIGINT else 'stopped by ' + signal.Signals(exc.signum).name}; "
-             "no partial output left")
+        how = "interrupted" if exc.signum == signal.SIGINT else f"stopped by {signal.Signals(exc.signum).name}"
+        _say(f"semcodec: {how}; no partial output left")
         return exc.exit_code
     except KeyboardInterrupt:
         _say("semcodec: interrupted; no partial output left")

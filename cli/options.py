@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Callable
+from collections.abc import Callable
 
-from semcodec.encoding.codecs import MIN_BITRATE
+from semcodec import units
+from semcodec.errors import UsageError
 
 
 def _range_text(lo: float | None, hi: float | None, lo_open: bool, hi_open: bool) -> str:
@@ -64,17 +65,9 @@ positive_float = finite_float(0, lo_open=True)
 
 
 def parse_bitrate(text: str) -> int:
-    """'800k', '1.5M', '250000' -> bits per second; at least MIN_BITRATE (a bare '1' is a typo, not 1 b/s)."""
-    t = text.strip().lower()
-    t = next((t[:-len(u)] for u in ("bps", "b/s", "b") if t.endswith(u)), t)  # 800kbps, 800kb/s, 800kb
-    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    """'800k', '1.5M', '250000' -> bits per second; at least MIN_BITRATE (a bare '1' is a typo, not 1 b/s).
+    The library's parser (semcodec.units), its error as argparse's."""
     try:
-        value = float(t[:-1] if mult > 1 else t) * mult
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a bitrate: {text!r} (examples: 800k, 1.5M)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"bitrate must be positive and finite, not {text!r}")
-    if value < MIN_BITRATE:
-        raise argparse.ArgumentTypeError(f"{text} is below the minimum of {MIN_BITRATE // 1000} kb/s "
-                                         "(write 800k for 800 kb/s)")
-    return int(round(value))
+        return units.parse_bitrate(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None

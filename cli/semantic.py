@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cli.options import finite_float, int_range, positive_int
 from semcodec.errors import UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import write_json
+
+from .options import finite_float, int_range, positive_int
 
 
 def register(sub) -> None:
@@ -29,13 +30,16 @@ def register(sub) -> None:
                    "VisionEncoderDecoder); default: a caption composed from semcodec's analyzers")
     e.add_argument("--guide-size", type=int_range(8, 2048), default=64, metavar="PX",
                    help="long side of the guide images (default 64)")
-    e.add_argument("--guide-codec", default="webp", choices=["webp", "avif", "jpeg"], help="guide image codec (default webp)")
-    e.add_argument("--guide-quality", type=int_range(1, 100), default=50, metavar="Q", help="guide image quality 1-100 (default 50)")
+    e.add_argument("--guide-codec", default="webp", choices=["webp", "avif", "jpeg"],
+                   help="guide image codec (default webp)")
+    e.add_argument("--guide-quality", type=int_range(1, 100), default=50, metavar="Q",
+                   help="guide image quality 1-100 (default 50)")
     e.add_argument("--guide-every", type=finite_float(0), default=0.0, metavar="S",
                    help="one guide every S seconds within a shot, blended on decode (default 0: one per shot)")
     e.add_argument("--hybrid-threshold", type=finite_float(0, 100), metavar="DB",
                    help="keep pixels (x264) for shots whose reconstruction scores below this Y-PSNR")
-    e.add_argument("--fallback-crf", type=int_range(0, 51), default=40, metavar="N", help="x264 CRF of hybrid shots (default 40)")
+    e.add_argument("--fallback-crf", type=int_range(0, 51), default=40, metavar="N",
+                   help="x264 CRF of hybrid shots (default 40)")
     e.add_argument("--yolo-weights", metavar="PATH", help="YOLO weights: labelled objects in captions and layout")
     e.add_argument("--json", metavar="REPORT.json", help="write the encode report here ('-': stdout)")
     e.add_argument("-q", "--quiet", action="store_true")
@@ -47,8 +51,10 @@ def register(sub) -> None:
                    "default: upscale the guide images, no weights")
     d.add_argument("--generator-mode", default="img2img", choices=["img2img", "txt2img"],
                    help="img2img starts from the guide (layout and colours hold); txt2img uses the caption only")
-    d.add_argument("--strength", type=finite_float(0, 1, lo_open=True), default=0.55, help="img2img strength (default 0.55)")
-    d.add_argument("--gen-size", type=int_range(8, 4096), default=512, metavar="PX", help="long side generated at (default 512)")
+    d.add_argument("--strength", type=finite_float(0, 1, lo_open=True), default=0.55,
+                   help="img2img strength (default 0.55)")
+    d.add_argument("--gen-size", type=int_range(8, 4096), default=512, metavar="PX",
+                   help="long side generated at (default 512)")
     d.add_argument("--seed", type=int, default=0, help="generator seed (same seed, same output)")
     d.add_argument("--steps", type=positive_int, default=20, help="diffusion steps (default 20)")
     d.add_argument("--crf", type=int_range(0, 51), default=16, help="x264 CRF of the output video (default 16)")

@@ -4,10 +4,11 @@ from __future__ import annotations
 import os
 import sys
 
-from cli.options import positive_float, positive_int
 from semcodec.errors import UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import is_stream, write_json
+
+from .options import positive_float, positive_int
 
 
 def register(sub) -> None:
@@ -23,7 +24,8 @@ def register(sub) -> None:
                                                        "the summary is printed, on stderr")
     p.add_argument("--contact-sheet", metavar="IMAGE", help="write a contact sheet (.png, .jpg, .webp)")
     p.add_argument("--keyframes-dir", metavar="DIR", help="write each keyframe as a full-size JPEG here")
-    p.add_argument("--max-keyframes", type=positive_int, default=12, metavar="N", help="at most N keyframes (default 12)")
+    p.add_argument("--max-keyframes", type=positive_int, default=12, metavar="N",
+                   help="at most N keyframes (default 12)")
     p.add_argument("--sample-fps", type=positive_float, default=2.0, metavar="F",
                    help="frames per second measured in full (default 2; every frame goes to the shot detector)")
     p.add_argument("--clip-model", metavar="DIR",

@@ -179,6 +179,68 @@ def _make_audio(n_samples: int, rate: int) -> np.ndarray:
     return stereo.astype(np.float32)
 
 
+def _picture(i: int, cut: int, n_frames: int, astro: np.ndarray, coffee: np.ndarray, width: int, height: int,
+             title: tuple[int, int]) -> tuple[np.ndarray, tuple | None]:
+    """Frame i as RGB, and the astronaut's face box in it (None in shot 2, which starts at `cut`)."""
+    box = None
+    if i < cut:
+        cx, cy, w = _shot1_camera(i, cut)
+        m = _window_matrix(cx, cy, w, width, height)
+        img = _render(astro, m, width, height)
+        box = _map_box(m, ASTRONAUT_FACE)
+    else:
+        cx, cy, w = _shot2_camera(i - cut, n_frames - cut)
+        m = _window_matrix(cx, cy, w, width, height)
+        img = _render(coffee, m, width, height)
+    rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
+    if title[0] <= i <= title[1]:
+        _draw_title(rgb, TITLE_BOX, TITLE_TEXT)
+    return rgb, box
+
+
+def _write_audio(container, stream, n_samples: int) -> None:
+    """The soundtrack (_make_audio), AAC in blocks of 1024 samples."""
+    pcm = _make_audio(n_samples, AUDIO_RATE)
+    chunk = 1024
+    for start in range(0, n_samples, chunk):
+        block = np.ascontiguousarray(pcm[:, start:start + chunk])
+        af = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
+        af.sample_rate = AUDIO_RATE
+        af.pts = start
+        af.time_base = Fraction(1, AUDIO_RATE)
+        for pkt in stream.encode(af):
+            container.mux(pkt)
+    for pkt in stream.encode(None):
+        container.mux(pkt)
+
+
+def _metadata(out_path: str, width: int, height: int, fps: int, n_frames: int, cut: int, title: tuple[int, int],
+              face_boxes: list, audio: bool) -> dict:
+    return {
+        "path": out_path,
+        "bytes": os.path.getsize(out_path),
+        "width": width,
+        "height": height,
+        "fps": fps,
+        "frames": n_frames,
+        "cut_frame": cut,
+        "shots": [
+            {"source": "skimage.data.astronaut", "frames": [0, cut - 1]},
+            {"source": "skimage.data.coffee", "frames": [cut, n_frames - 1]},
+        ],
+        "title": {
+            "text": TITLE_TEXT,
+            "frames": list(title),
+            "box_xyxy": list(TITLE_BOX),
+        },
+        "face_box_xyxy": {
+            "first": list(face_boxes[0]),
+            "last_of_shot1": list(face_boxes[-1]),
+        },
+        "audio": {"codec": "aac", "rate": AUDIO_RATE, "layout": "stereo"} if audio else None,
+    }
+
+
 def build_sample(
     out_path: str,
     seconds: float = SECONDS,
@@ -197,7 +259,6 @@ def build_sample(
     """
     n_frames = int(round(seconds * fps))
     cut = n_frames // 2
-    n1, n2 = cut, n_frames - cut
     title_start, title_end = TITLE_START, min(TITLE_END, cut - 1)
 
     astro = skdata.astronaut().astype(np.float32)
@@ -234,18 +295,9 @@ def build_sample(
                 as_.bit_rate = 96000
 
             for i in range(n_frames):
-                if i < cut:
-                    cx, cy, w = _shot1_camera(i, n1)
-                    m = _window_matrix(cx, cy, w, width, height)
-                    img = _render(astro, m, width, height)
-                    face_boxes.append(_map_box(m, ASTRONAUT_FACE))
-                else:
-                    cx, cy, w = _shot2_camera(i - cut, n2)
-                    m = _window_matrix(cx, cy, w, width, height)
-                    img = _render(coffee, m, width, height)
-                rgb = np.clip(img + 0.5, 0, 255).astype(np.uint8)
-                if title_start <= i <= title_end:
-                    _draw_title(rgb, TITLE_BOX, TITLE_TEXT)
+                rgb, box = _picture(i, cut, n_frames, astro, coffee, width, height, (title_start, title_end))
+                if box is not None:
+                    face_boxes.append(box)
                 frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
                 frame.pts = i
                 frame.time_base = Fraction(1, fps)
@@ -255,19 +307,7 @@ def build_sample(
                 container.mux(pkt)
 
             if as_ is not None:
-                n_samples = int(round(seconds * AUDIO_RATE))
-                pcm = _make_audio(n_samples, AUDIO_RATE)
-                chunk = 1024
-                for start in range(0, n_samples, chunk):
-                    block = np.ascontiguousarray(pcm[:, start:start + chunk])
-                    af = av.AudioFrame.from_ndarray(block, format="fltp", layout="stereo")
-                    af.sample_rate = AUDIO_RATE
-                    af.pts = start
-                    af.time_base = Fraction(1, AUDIO_RATE)
-                    for pkt in as_.encode(af):
-                        container.mux(pkt)
-                for pkt in as_.encode(None):
-                    container.mux(pkt)
+                _write_audio(container, as_, int(round(seconds * AUDIO_RATE)))
         # mkstemp creates 0600 files; give the clip ordinary permissions.
         umask = os.umask(0)
         os.umask(umask)
@@ -280,29 +320,7 @@ def build_sample(
             pass
         raise
 
-    return {
-        "path": out_path,
-        "bytes": os.path.getsize(out_path),
-        "width": width,
-        "height": height,
-        "fps": fps,
-        "frames": n_frames,
-        "cut_frame": cut,
-        "shots": [
-            {"source": "skimage.data.astronaut", "frames": [0, cut - 1]},
-            {"source": "skimage.data.coffee", "frames": [cut, n_frames - 1]},
-        ],
-        "title": {
-            "text": TITLE_TEXT,
-            "frames": [title_start, title_end],
-            "box_xyxy": list(TITLE_BOX),
-        },
-        "face_box_xyxy": {
-            "first": list(face_boxes[0]),
-            "last_of_shot1": list(face_boxes[-1]),
-        },
-        "audio": {"codec": "aac", "rate": AUDIO_RATE, "layout": "stereo"} if audio else None,
-    }
+    return _metadata(out_path, width, height, fps, n_frames, cut, (title_start, title_end), face_boxes, audio)
 
 
 def main(argv=None) -> int:

@@ -7,9 +7,9 @@ once.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import math
-import contextlib
 import os
 import shutil
 import tempfile
@@ -25,16 +25,26 @@ from tqdm import tqdm
 from semcodec import __version__
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.base import AnalysisFrame
-from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
-from semcodec.encoding.codecs import configure_threads, pass_flags, RateControl, caps_for, check_bitrate, check_crf, check_preset, encoder_options
-from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt, small_luma, small_rgb
+from semcodec.analysis.fusion import ImportanceMapper, RoiMode, analysis_size, build_analyzers
+from semcodec.encoding.codecs import (
+    RateControl,
+    caps_for,
+    check_bitrate,
+    check_crf,
+    check_preset,
+    configure_threads,
+    encoder_options,
+    pass_flags,
+)
+from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable, neutral_region, regions_from_offsets
 from semcodec.errors import SemcodecError, UsageError
+from semcodec.frames import small_luma, small_rgb
+from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
+from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
+from semcodec.io.writer import atomic_output, check_output_path, container_format
 from semcodec.planning import ShotPlan
 from semcodec.shots import ShotDetector
-from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input, probe
-from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
-from semcodec.io.writer import atomic_output, check_output_path, container_format
 
 log = logging.getLogger("semcodec")
 
@@ -74,6 +84,7 @@ class EncodeSettings:
         option), and that explicitly given model paths exist: a path the user named is never skipped
         silently, whatever --roi says (SemcodecError)."""
         caps_for(self.codec)
+        RoiMode.parse(self.roi)  # an unknown analyzer name is refused before any file is looked at
         if self.crf is not None:
             check_crf(self.codec, self.crf)
         if self.bitrate is not None:
@@ -115,7 +126,7 @@ class _OffsetLog:
         self.path = os.path.join(folder, "offsets.bin")
         self.size = shape[0] * shape[1]
         self.shape = shape
-        self._f = open(self.path, "wb")
+        self._f = open(self.path, "wb")  # noqa: SIM115 - lives across both passes, closed in close()
 
     def write(self, dq: np.ndarray) -> None:
         try:
@@ -128,7 +139,7 @@ class _OffsetLog:
             self._f.close()  # buffered bytes land here: a full disk shows up now
         except OSError as exc:
             raise SemcodecError(f"cannot write work file {self.path}: {exc.strerror}") from None
-        self._f = open(self.path, "rb")
+        self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
 
     def read(self) -> np.ndarray | None:
         buf = self._f.read(self.size)
@@ -144,7 +155,7 @@ class _OffsetLog:
 class _Pass:
     """State of one encoder pass over the input."""
 
-    def __init__(self, job: "_Job", pass_no: int, out_path: str | None):
+    def __init__(self, job: _Job, pass_no: int, out_path: str | None):
         self.job, self.pass_no, self.out_path = job, pass_no, out_path
         self.video_bytes = 0
         self.frames = 0
@@ -161,6 +172,7 @@ class _Pass:
 class _Job:
     def __init__(self, input_path: str, output_path: str, s: EncodeSettings):
         self.input_path, self.output_path, self.s = input_path, output_path, s
+        self.roi_mode = RoiMode.parse(s.roi)
         self.rc = s.rate_control()
         self.caps = caps_for(s.codec)
         self.warnings: list[str] = []
@@ -186,9 +198,9 @@ class _Job:
         self.mapper = None
         self.attacher = None
         self.roi_note = "off"
-        if s.roi.strip().lower() == "off":
+        if self.roi_mode.off:
             return
-        analyzers = build_analyzers(s.roi, s.yolo_weights)
+        analyzers = build_analyzers(self.roi_mode, s.yolo_weights)
         if not caps.roi:
             self.roi_note = caps.note
             self.warn(caps.note)
@@ -200,7 +212,7 @@ class _Job:
             self.warn(self.roi_note)
             return
         # asked-for analyzers must run; in auto mode the unavailable ones are listed in the summary
-        self.mapper = ImportanceMapper(analyzers, required=s.roi.strip().lower() != "auto")
+        self.mapper = ImportanceMapper(analyzers, required=self.roi_mode.required)
         if not self.mapper.active:
             self.warn("no analyzer could run: encoded without a block map")
             self.mapper = None
@@ -219,7 +231,7 @@ class _Job:
         self.cuts: set = set()
         self.shots_method = "off"
         self.tagging_s = 0.0
-        if s.roi.strip().lower() == "off":
+        if self.roi_mode.off:
             if s.keyframes_from:
                 raise SemcodecError("--keyframes-from needs the semantic mode (drop --roi off)")
             return
@@ -246,7 +258,7 @@ class _Job:
         self.text = None
         if not s.subtitles and s.prompt is None:
             return
-        if s.roi.strip().lower() == "off":
+        if self.roi_mode.off:
             raise SemcodecError("--subtitles and --prompt need the semantic mode (drop --roi off)")
         if self.mapper is None:
             self.warn(f"--subtitles/--prompt ignored: no block map on this encode ({self.roi_note})")
@@ -431,7 +443,8 @@ class _Job:
             scale *= gain
             boost += self.text.frame_offset(t)
             if boost > 0 and self.allocator.levels is None:  # a whole-frame offset is not cut by the block limit
-                lift = float(np.rint(boost / self.allocator.step) * self.allocator.step) if self.allocator.step else boost
+                step = self.allocator.step
+                lift = float(np.rint(boost / step) * step) if step else boost
         dq = self.allocator.offsets(importance, gray, strength_scale=scale, frame_offset=boost - lift)
         if lift:
             dq = dq + np.float32(lift)
@@ -503,7 +516,7 @@ class _Job:
                 "favoured_area_mean": round(float(ms[:, 2].mean()), 4),
                 "analyzers": self.mapper.summary(),
             })
-        elif self.s.roi.strip().lower() != "off":
+        elif not self.roi_mode.off:
             roi["analyzers"] = []
         return {
             "schema": "semcodec.encode_report/1",

@@ -39,7 +39,7 @@ class ShotPlan:
     tune: str | None = None
 
     @classmethod
-    def from_tags(cls, tags: dict, codec: str) -> "ShotPlan":
+    def from_tags(cls, tags: dict, codec: str) -> ShotPlan:
         if tags.get("schema") != "semcodec.tags/1":
             raise SemcodecError(f"not a semcodec tag file (schema {tags.get('schema')!r}, expected semcodec.tags/1)")
         try:
@@ -49,7 +49,7 @@ class ShotPlan:
             durations = [s["end_time"] - s["start_time"] for s in shots]
         except (KeyError, TypeError, ValueError) as exc:
             raise SemcodecError(f"tag file is missing a field: {exc}") from None
-        for s, d in zip(shots, durations):
+        for s in shots:
             factor, weights, why = CLASS_RULES.get(s["scene"]["class"], CLASS_RULES["other"])
             plan.decisions.append({"shot": s["index"], "start_frame": s["start_frame"], "class": s["scene"]["class"],
                                    "keyframe": "IDR at first frame" if s["start_frame"] else "stream start",
@@ -70,7 +70,7 @@ class ShotPlan:
         return plan
 
     @classmethod
-    def load(cls, path: str, codec: str) -> "ShotPlan":
+    def load(cls, path: str, codec: str) -> ShotPlan:
         try:
             with open(path) as f:
                 tags = json.load(f)

@@ -17,7 +17,7 @@ from semcodec.bench.masks import BoxesMask
 from semcodec.bench.roi_metrics import ssim_map, weighted_mse
 from semcodec.bench.xpsnr import Xpsnr
 from semcodec.errors import SemcodecError
-from semcodec.metrics.quality import frame_pairs, _ssim_plane
+from semcodec.metrics.quality import _ssim_plane, frame_pairs
 
 SIZE = (160, 96)
 MODES = "baseline,roi,baseline:ultrafast"  # ultrafast: clearly worse RD than medium, for the BD sign

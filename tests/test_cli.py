@@ -57,7 +57,8 @@ def test_encode_help_mentions_every_option(cli):
     assert rc == 0
     for opt in ("--output", "--codec", "--crf", "--bitrate", "--two-pass", "--preset", "--roi",
                 "--roi-strength", "--save-maps", "--report", "--json", "--quiet",
-                "libx264", "libx265", "libvpx-vp9", "libsvtav1", "faces,objects,saliency,motion,text", "--yolo-weights"):
+                "libx264", "libx265", "libvpx-vp9", "libsvtav1", "faces,objects,saliency,motion,text",
+                "--yolo-weights"):
         assert opt in out, opt
 
 

@@ -8,9 +8,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from conftest import make_clip  # noqa: E402
-
 from cli.main import main  # noqa: E402
+from conftest import make_clip  # noqa: E402
 from semcodec.errors import SemcodecError  # noqa: E402
 from semcodec.scenes.classify import CLASSES  # noqa: E402
 from semcodec.scenes.clip import PROMPTS, TAG_PHRASES, ClipScenes  # noqa: E402

@@ -204,7 +204,8 @@ def test_manifest_on_a_full_disk_is_one_clean_error(clip, tmp_path, monkeypatch)
     monkeypatch.setattr(manifest, "write_json", full_after_planning)
     monkeypatch.setattr(threading, "excepthook", crashes.append)
     work = tmp_path / "w"
-    with pytest.raises(SemcodecError, match="^cannot write the chunk manifest .*manifest.json: no space left on device$"):
+    with pytest.raises(SemcodecError,
+                       match="^cannot write the chunk manifest .*manifest.json: no space left on device$"):
         encode_parallel(clip, str(tmp_path / "o.mp4"), EncodeSettings(**FAST),
                         ParallelOptions(workers=2, chunk_min_s=0.4, chunk_max_s=1, work_dir=str(work)))
     # stopped before the error came out: no executor thread still running, no worker still alive
@@ -265,10 +266,9 @@ def _children(pid: int) -> list[int]:
 def _workers(pid: int) -> list[int]:
     out = []
     for k in _children(pid):
-        with contextlib.suppress(OSError):
-            with open(f"/proc/{k}/cmdline", "rb") as f:
-                if b"spawn_main" in f.read():
-                    out.append(k)
+        with contextlib.suppress(OSError), open(f"/proc/{k}/cmdline", "rb") as f:
+            if b"spawn_main" in f.read():
+                out.append(k)
     return out
 
 
@@ -347,7 +347,8 @@ def test_sigterm_keeps_an_explicit_work_dir_for_resume(clip, tmp_path):
     (work / "tmp").mkdir(parents=True)  # the user's own files in an explicit work folder are never touched
     (work / "tmp" / "notes.txt").write_text("mine")
     (work / ".notes.partial").write_text("mine")
-    p, kids = _start_and_wait_for_a_chunk([clip, "-o", str(tmp_path / "o.mp4"), "--work-dir", str(work)], tmp_path, work)
+    p, kids = _start_and_wait_for_a_chunk([clip, "-o", str(tmp_path / "o.mp4"), "--work-dir", str(work)], tmp_path,
+                                          work)
     p.send_signal(signal.SIGTERM)
     assert p.wait(60) == 143
     _assert_all_gone(kids)

@@ -7,8 +7,14 @@ import sys
 import pytest
 
 from conftest import make_clip
-from semcodec.encoding.codecs import (X264_ASM, X264_ASM_WITHOUT_AVX512, RateControl, _cpu_has_avx512, caps_for,
-                                      encoder_options)
+from semcodec.encoding.codecs import (
+    X264_ASM,
+    X264_ASM_WITHOUT_AVX512,
+    RateControl,
+    _cpu_has_avx512,
+    caps_for,
+    encoder_options,
+)
 from semcodec.pipeline import EncodeSettings, encode
 
 

@@ -110,7 +110,6 @@ def test_finds_weights_in_the_ultralytics_folder(tmp_path, monkeypatch):
 
 def test_objects_in_an_encode(tmp_path):
     from conftest import make_clip
-
     from semcodec.pipeline import EncodeSettings, encode
 
     path = tiny_yolo(tmp_path / "tiny.onnx", [(32, 32, 24, 24, 0, 0.9)], ["person"])

@@ -8,8 +8,7 @@ import pytest
 
 from conftest import region_mse, textured_frames
 from semcodec.encoding.codecs import CAPABILITIES, roundtrip, self_check
-from semcodec.encoding.roi_sidedata import (ROI_STRUCT_SIZE, SIDE_DATA_ROI, RoiAttacher,
-                                            regions_from_offsets)
+from semcodec.encoding.roi_sidedata import ROI_STRUCT_SIZE, SIDE_DATA_ROI, RoiAttacher, regions_from_offsets
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 shots, determinism, captions and CLI errors."""
 from __future__ import annotations
 
-import hashlib
 from fractions import Fraction
 
 import av

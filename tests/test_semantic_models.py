@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -29,8 +28,15 @@ def _byte_vocab() -> list:
 
 @pytest.fixture(scope="module")
 def tiny_captioner(tmp_path_factory):
-    from transformers import (GPT2Config, GPT2LMHeadModel, GPT2Tokenizer, ViTConfig, ViTImageProcessor, ViTModel,
-                              VisionEncoderDecoderModel)
+    from transformers import (
+        GPT2Config,
+        GPT2LMHeadModel,
+        GPT2Tokenizer,
+        VisionEncoderDecoderModel,
+        ViTConfig,
+        ViTImageProcessor,
+        ViTModel,
+    )
 
     folder = tmp_path_factory.mktemp("captioner")
     torch.manual_seed(0)

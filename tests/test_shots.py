@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from conftest import make_clip, texture_image, textured_frames
+from conftest import texture_image, textured_frames
 from semcodec.errors import SemcodecError
 from semcodec.shots import Boundary, Shot, ShotDetector, detect_shots
 from semcodec.shots.video import small_frame
@@ -143,7 +143,7 @@ def test_streaming_matches_detect_shots(cuts_clip):
 
 def test_analysis_frames_give_the_same_cuts(cuts_clip):
     """The encoder's 320-px analysis copies (what the pipeline and the tagger push) find the same cuts."""
-    from semcodec.encoding.frames import small_rgb
+    from semcodec.frames import small_rgb
 
     det = ShotDetector(FPS)
     with av.open(cuts_clip) as c:

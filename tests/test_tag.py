@@ -6,9 +6,9 @@ import os
 import av
 import numpy as np
 import pytest
-from conftest import make_clip
 
 from cli.main import main
+from conftest import make_clip
 from semcodec.errors import SemcodecError
 from semcodec.pipeline import EncodeSettings, encode
 from semcodec.planning import ShotPlan

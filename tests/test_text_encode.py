@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from conftest import decode_video, face_mask, make_clip, region_mse  # noqa: E402
 from cli.main import main  # noqa: E402
+from conftest import decode_video, face_mask, make_clip, region_mse  # noqa: E402
 from semcodec.errors import SemcodecError  # noqa: E402
 from semcodec.pipeline import EncodeSettings, encode  # noqa: E402
 from semcodec.text.plot import frame_bits  # noqa: E402

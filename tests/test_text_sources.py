@@ -11,8 +11,16 @@ from hypothesis import strategies as st
 from conftest import make_clip
 from semcodec.errors import SemcodecError
 from semcodec.text.cues import clean_text, decode_text
-from semcodec.text.sources import (parse_srt, parse_transcript, parse_vtt, read_embedded, read_source,
-                                   read_text_file, resolve, sidecars)
+from semcodec.text.sources import (
+    parse_srt,
+    parse_transcript,
+    parse_vtt,
+    read_embedded,
+    read_source,
+    read_text_file,
+    resolve,
+    sidecars,
+)
 
 VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                       "shared", "videos")

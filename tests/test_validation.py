@@ -23,7 +23,8 @@ from semcodec.io.reader import DecodeStats, declared_length, iter_packets_and_fr
 from semcodec.pipeline import EncodeSettings, encode
 from semcodec.scenes.features import measure
 from semcodec.semantic import codec as semcodec_codec
-from semcodec.semantic import decode_semantic, format as semz
+from semcodec.semantic import decode_semantic
+from semcodec.semantic import format as semz
 
 
 @pytest.fixture

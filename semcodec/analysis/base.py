@@ -6,8 +6,8 @@ which analyzer produced what; nothing here knows the encoder's block size.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import cv2
 import numpy as np

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -17,17 +19,57 @@ ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAna
 ANALYSIS_LONG_SIDE = 320
 
 
-def build_analyzers(spec: str, yolo_weights: str | None = None) -> list[Analyzer]:
-    """'auto' = every analyzer that can run here, 'off' = none, or a comma list such as 'faces,text'.
-    `yolo_weights` is handed to the objects analyzer (which otherwise looks in Ultralytics' folder)."""
-    spec = (spec or "auto").strip().lower()
-    if spec == "off":
-        return []
-    names = list(ANALYZERS) if spec == "auto" else [n.strip() for n in spec.split(",") if n.strip()]
-    unknown = [n for n in names if n not in ANALYZERS]
-    if unknown:
-        raise UsageError(f"unknown analyzer {', '.join(unknown)}; choose from {', '.join(ANALYZERS)}")
-    return [ObjectAnalyzer(yolo_weights) if n == "objects" else ANALYZERS[n]() for n in names]
+@dataclass(frozen=True)
+class RoiMode:
+    """What `--roi` asks for, parsed once: `off` (no map), `auto` (every analyzer that can run here) or
+    `list` (the named analyzers, which must run). `analyzers` holds the names to build, in order."""
+
+    kind: Literal["off", "auto", "list"]
+    analyzers: tuple[str, ...] = ()
+
+    @classmethod
+    def parse(cls, spec: str | RoiMode | None) -> RoiMode:
+        """'auto' (also None or ''), 'off', or a comma list such as 'faces,text' (case and spaces ignored).
+
+        Raises:
+            UsageError: an analyzer name that does not exist.
+        """
+        if isinstance(spec, RoiMode):
+            return spec
+        text = (spec or "auto").strip().lower()
+        if text == "off":
+            return cls("off")
+        if text == "auto":
+            return cls("auto", tuple(ANALYZERS))
+        names = tuple(n.strip() for n in text.split(",") if n.strip())
+        unknown = [n for n in names if n not in ANALYZERS]
+        if unknown:
+            raise UsageError(f"unknown analyzer {', '.join(unknown)}; choose from {', '.join(ANALYZERS)}")
+        return cls("list", names)
+
+    @property
+    def off(self) -> bool:
+        return self.kind == "off"
+
+    @property
+    def required(self) -> bool:
+        """Listed analyzers must run; in auto mode the unavailable ones are only listed in the summary."""
+        return self.kind == "list"
+
+    def __str__(self) -> str:
+        return ",".join(self.analyzers) if self.kind == "list" else self.kind
+
+
+def build_analyzers(spec: str | RoiMode, yolo_weights: str | None = None) -> list[Analyzer]:
+    """'auto' = every analyzer that can run here, 'off' = none, or a comma list such as 'faces,text'
+    (a string or a parsed RoiMode). `yolo_weights` is handed to the objects analyzer (which otherwise
+    looks in Ultralytics' folder).
+
+    Raises:
+        UsageError: an analyzer name that does not exist.
+    """
+    mode = RoiMode.parse(spec)
+    return [ObjectAnalyzer(yolo_weights) if n == "objects" else ANALYZERS[n]() for n in mode.analyzers]
 
 
 def analysis_size(width: int, height: int, long_side: int = ANALYSIS_LONG_SIDE) -> tuple[int, int]:

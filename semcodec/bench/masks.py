@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -160,7 +160,7 @@ class AnalyzerMask(MaskSource):
     def _analyse(self) -> list[np.ndarray]:
         from semcodec.analysis.base import AnalysisFrame
         from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
-        from semcodec.encoding.frames import small_luma, small_rgb
+        from semcodec.frames import small_luma, small_rgb
 
         mapper = ImportanceMapper(build_analyzers(self.names), required=True)
         aw, ah = analysis_size(self.width, self.height)

@@ -5,9 +5,9 @@ import math
 from dataclasses import dataclass
 
 from semcodec.analysis.fusion import ANALYZERS
-from semcodec.encoding.codecs import MIN_BITRATE
 from semcodec.errors import UsageError
 from semcodec.pipeline import EncodeSettings
+from semcodec.units import parse_bitrate
 
 DEFAULT_STRENGTH = EncodeSettings.roi_strength
 
@@ -88,27 +88,12 @@ class RatePoint:
         return {"kind": self.kind, "value": self.value, "label": self.label}
 
 
-def parse_bitrate(text: str) -> int:
-    """'800k', '1.5M', '250000' -> bits per second."""
-    t = text.strip().lower().removesuffix("bps")
-    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
-    try:
-        value = float(t[:-1] if mult > 1 else t) * mult
-    except ValueError:
-        raise UsageError(f"not a bitrate: {text!r} (examples: 800k, 1.5M)") from None
-    if not math.isfinite(value) or value <= 0:
-        raise UsageError(f"bitrate must be positive: {text!r}")
-    if value < MIN_BITRATE:
-        raise UsageError(f"--bitrate {text} is below the minimum of {MIN_BITRATE // 1000} kb/s (write 800k for 800 kb/s)")
-    return int(round(value))
-
-
 def parse_points(kind: str, text: str) -> list[RatePoint]:
     """Comma list of CRF values or bitrates -> sorted, distinct rate points."""
     values = []
     for t in (s for s in text.split(",") if s.strip()):
         if kind == "bitrate":
-            values.append(float(parse_bitrate(t)))
+            values.append(float(parse_bitrate(t, option="--bitrate")))
             continue
         try:
             values.append(float(t))

@@ -2,7 +2,7 @@
 cannot hold them (Vorbis or PCM into MP4). Used by the single-piece encode and by the chunk join."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from semcodec.io.writer import MP4_AUDIO
 

@@ -7,9 +7,9 @@ an otherwise readable file is skipped and counted, so one bad packet does not lo
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterator
 
 import av
 

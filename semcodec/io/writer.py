@@ -29,7 +29,7 @@ MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac", "mp2"}
 
 STDOUT = "-"
 PARTIAL_MARK = "semcodec"
-_PARTIAL_RE = re.compile(rf"\.semcodec-(\d+)-[^.]+\.partial")
+_PARTIAL_RE = re.compile(r"\.semcodec-(\d+)-[^.]+\.partial")
 
 
 def container_format(path: str) -> str:

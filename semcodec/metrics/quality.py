@@ -25,9 +25,9 @@ import math
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
-from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -79,7 +79,7 @@ class QualityResult:
                 continue
             out.update(_pool(name, values))
             mses = [m for m in getattr(self, name.replace("psnr", "mse")) if m is not None]
-            out[f"{name}_global"] = _psnr(float(np.mean(mses))) if mses else None
+            out[f"{name}_global"] = psnr(float(np.mean(mses))) if mses else None
         for name in ("ssim_y", "ssim_all", "vmaf"):
             if getattr(self, name) is not None:
                 out.update(_pool(name, getattr(self, name)))
@@ -99,11 +99,12 @@ def _pool(name: str, values: list) -> dict:
     return {f"{name}_mean": float(defined.mean()), f"{name}_p5": float(np.percentile(defined, 5))}
 
 
-def _psnr(mse: float) -> float:
-    """PSNR in dB for 8-bit samples, capped at PSNR_CAP_DB."""
+def psnr(mse: float) -> float:
+    """PSNR in dB for 8-bit samples, capped at PSNR_CAP_DB (identical samples: the cap)."""
     if mse <= 0:
         return PSNR_CAP_DB
     return min(PSNR_CAP_DB, 10.0 * math.log10(_PEAK * _PEAK / mse))
+
 
 
 # --------------------------------------------------------------------------- decoding
@@ -169,28 +170,39 @@ def yuv_planes(frame: av.VideoFrame) -> list[np.ndarray]:
 # --------------------------------------------------------------------------- metrics
 
 
-def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
-    """FFmpeg's SSIM of one 8-bit plane (vf_ssim.c: ssim_plane/ssim_end1)."""
-    h4, w4 = a.shape[0] // 4, a.shape[1] // 4
-    if h4 < 2 or w4 < 2:
-        raise SemcodecError(f"plane {a.shape[1]}x{a.shape[0]} is too small for SSIM (needs 8x8)")
-    a = a[: 4 * h4, : 4 * w4].astype(np.int64)
-    b = b[: 4 * h4, : 4 * w4].astype(np.int64)
+def window_sums(x: np.ndarray) -> np.ndarray:
+    """Sums over vf_ssim.c's 8x8 windows (2x2 neighbouring 4x4 blocks, a 4-pixel step) of a plane
+    cropped to 4*k rows and columns."""
+    h4, w4 = x.shape[0] // 4, x.shape[1] // 4
+    s = x[: 4 * h4, : 4 * w4].reshape(h4, 4, w4, 4).sum(axis=(1, 3))
+    return s[:-1, :-1] + s[1:, :-1] + s[:-1, 1:] + s[1:, 1:]
 
-    def blocks(x: np.ndarray) -> np.ndarray:  # sums over 4x4 blocks
-        return x.reshape(h4, 4, w4, 4).sum(axis=(1, 3))
 
-    def windows(s: np.ndarray) -> np.ndarray:  # 8x8 window = 2x2 neighbouring blocks
-        return s[:-1, :-1] + s[1:, :-1] + s[:-1, 1:] + s[1:, 1:]
-
-    s1, s2 = windows(blocks(a)), windows(blocks(b))
-    ss, s12 = windows(blocks(a * a + b * b)), windows(blocks(a * b))
+def ssim_map(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per-window SSIM of two 8-bit planes (vf_ssim.c: ssim_4x4xn/ssim_end1, exact integer sums); its
+    mean is FFmpeg's SSIM of the plane."""
+    a, b = a.astype(np.int64), b.astype(np.int64)
+    s1, s2 = window_sums(a), window_sums(b)
+    ss, s12 = window_sums(a * a + b * b), window_sums(a * b)
     var = ss * 64 - s1 * s1 - s2 * s2
     covar = s12 * 64 - s1 * s2
-    ssim = ((2 * s1 * s2 + _SSIM_C1) * (2 * covar + _SSIM_C2)) / (
+    return ((2 * s1 * s2 + _SSIM_C1) * (2 * covar + _SSIM_C2)) / (
         (s1 * s1 + s2 * s2 + _SSIM_C1) * (var + _SSIM_C2)
     ).astype(np.float64)
-    return float(ssim.mean())
+
+
+def _ssim_plane(a: np.ndarray, b: np.ndarray) -> float:
+    """FFmpeg's SSIM of one 8-bit plane (vf_ssim.c: ssim_plane/ssim_end1)."""
+    if a.shape[0] // 4 < 2 or a.shape[1] // 4 < 2:
+        raise SemcodecError(f"plane {a.shape[1]}x{a.shape[0]} is too small for SSIM (needs 8x8)")
+    return float(ssim_map(a, b).mean())
+
+
+def masked_mse(sq_err: np.ndarray, mask: np.ndarray) -> tuple[float | None, float | None]:
+    """(MSE inside the mask, MSE outside it) of per-pixel squared errors; None where that side is empty."""
+    inside = float(sq_err[mask].mean()) if mask.any() else None
+    outside = float(sq_err[~mask].mean()) if not mask.all() else None
+    return inside, outside
 
 
 def _frame_scores(ref: av.VideoFrame, dist: av.VideoFrame, mask: np.ndarray | None) -> dict:
@@ -206,17 +218,16 @@ def _frame_scores(ref: av.VideoFrame, dist: av.VideoFrame, mask: np.ndarray | No
     ssims = [_ssim_plane(r, d) for r, d in zip(ref_planes, dist_planes)]
     scores = {
         "mse_y": mses[0], "mse_u": mses[1], "mse_v": mses[2], "mse_yuv": mse_yuv,
-        "psnr_y": _psnr(mses[0]), "psnr_u": _psnr(mses[1]), "psnr_v": _psnr(mses[2]),
-        "psnr_yuv": _psnr(mse_yuv),
+        "psnr_y": psnr(mses[0]), "psnr_u": psnr(mses[1]), "psnr_v": psnr(mses[2]),
+        "psnr_yuv": psnr(mse_yuv),
         "ssim_y": ssims[0], "ssim_all": float(np.dot(ssims, weights)),
     }
     if mask is not None:
-        roi = float(sq_y[mask].mean()) if mask.any() else None
-        bg = float(sq_y[~mask].mean()) if not mask.all() else None
+        roi, bg = masked_mse(sq_y, mask)
         scores.update(
             roi_mse_y=roi, bg_mse_y=bg,
-            roi_psnr_y=None if roi is None else _psnr(roi),
-            bg_psnr_y=None if bg is None else _psnr(bg),
+            roi_psnr_y=None if roi is None else psnr(roi),
+            bg_psnr_y=None if bg is None else psnr(bg),
         )
     return scores
 

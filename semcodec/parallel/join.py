@@ -6,8 +6,9 @@ and durations are the input's exactly, whatever the chunk containers did to them
 are the input's pts shifted by a fixed reorder delay D (the deepest B-frame reordering seen in any
 chunk), which keeps them strictly increasing and never after their pts across chunk borders.
 Audio: copied once from the input for the whole duration (re-encoded to AAC only where MP4 cannot
-hold it, as in a single-piece encode). Colour and rotation travel with the stream parameters. The muxer runs bit-exact (no random Matroska
-segment UID, no library version string), so the same chunks always give the same bytes.
+hold it, as in a single-piece encode). Colour and rotation travel with the stream parameters. The muxer
+runs bit-exact (no random Matroska segment UID, no library version string), so the same chunks always
+give the same bytes.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ import os
 import av
 
 from semcodec.errors import SemcodecError
-from semcodec.io.reader import open_input
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
+from semcodec.io.reader import open_input
 from semcodec.io.writer import atomic_output, container_format
 
 log = logging.getLogger("semcodec")
@@ -76,16 +77,8 @@ def _pts_ranks(path: str) -> tuple[list[int], bytes]:
     return [order[v] for v in pts], extradata
 
 
-def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: str, output_path: str,
-                rotation: int = 0, audio: bool = True) -> dict:
-    """Write `output_path` (atomically) from the chunk files; `starts[i]` is chunk i's first frame."""
-    ranks, extras = [], []
-    with av.open(chunk_files[0]) as c:
-        codec = c.streams.video[0].codec_context.name
-    for path, start in zip(chunk_files, starts):
-        r, ex = _pts_ranks(path)
-        extras.append(ex)
-        ranks.append([start + x for x in r])
+def _inband_parameter_sets(codec: str, chunk_files: list[str], extras: list[bytes]) -> list[bytes]:
+    """Per chunk, the parameter sets to put in-band in front of its first packet (b"": none needed)."""
     inband = [b""] * len(chunk_files)
     if len(set(extras)) > 1:
         # rate control changed the parameter sets (level, initial QP: each chunk has its own bitrate):
@@ -98,66 +91,109 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
                                     f"chunk and {codec} parameter sets cannot be carried in-band here")
             size, nals = ps
             inband[i] = b"".join(len(n).to_bytes(size, "big") + n for n in nals)
-    frames = [f for rs in ranks for f in rs]
-    if sorted(frames) != list(range(index.frames)):
-        raise SemcodecError(f"chunks hold {len(frames)} frames, the input {index.frames}: refusing to join")
-    delay = max(0, max(g - f for g, f in enumerate(frames)))
+    return inband
+
+
+class _AudioCopier:
+    """The input's audio packets, muxed in order up to a time as the video goes out."""
+
+    def __init__(self, out, copies: dict, inp, stats: dict):
+        self.out, self.copies, self.stats = out, copies, stats
+        self.packets = iter(inp.demux(list(copies))) if copies else iter(())
+        self.held = None
+
+    def until(self, t: float | None) -> None:
+        """Mux every audio packet with a decode time up to `t` seconds (None: all that are left)."""
+        while True:
+            p, self.held = self.held, None
+            if p is None:
+                p = next(self.packets, None)
+                if p is None:
+                    return
+            if p.dts is None:  # the demuxer's end-of-stream flush packets
+                continue
+            if t is not None and float(p.dts * p.time_base) > t:
+                self.held = p
+                return
+            self.stats["audio_packets"] += 1
+            mux_audio(self.out, self.copies, p)
+
+
+def _mux_video(out, vout, chunk_files: list[str], ranks: list[list[int]], inband: list[bytes], index,
+               delay: int, audio: _AudioCopier) -> tuple[int, int]:
+    """Remux every chunk's packets with the input's timestamps, interleaving the audio; returns the
+    number of video packets written and their bytes."""
+    tb = index.time_base
     ticks = index.frame_ticks()
 
     def dts_of(g: int) -> int:
         return index.pts[g - delay] if g >= delay else index.pts[0] - (delay - g) * ticks
 
+    g = video_bytes = 0
+    for path, rs, prefix in zip(chunk_files, ranks, inband):
+        for k, (packet, f) in enumerate(zip(_chunk_packets(path), rs)):
+            if k == 0 and prefix:
+                key = packet.is_keyframe
+                packet = av.Packet(prefix + bytes(packet))
+                packet.is_keyframe = key
+            packet.stream = vout
+            packet.time_base = tb
+            packet.pts = index.pts[f]
+            packet.dts = dts_of(g)
+            packet.duration = index.end_pts(f + 1) - index.pts[f]
+            audio.until(float(packet.dts * tb))
+            video_bytes += packet.size
+            out.mux(packet)
+            g += 1
+    return g, video_bytes
+
+
+def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: str, output_path: str,
+                rotation: int = 0, audio: bool = True) -> dict:
+    """Write `output_path` (atomically) from the chunk files; `starts[i]` is chunk i's first frame.
+
+    Args:
+        chunk_files: the finished chunks, in order.
+        starts: first input frame of each chunk.
+        index: the input's frame index (semcodec.parallel.index): pts of every frame, time base.
+        input_path: the input, whose audio is copied (with `audio`).
+        output_path: the joined file (written through a temporary file, bit-exact muxer).
+        rotation: display rotation to set on the video stream.
+
+    Returns:
+        Stats: frames, video_bytes, audio_packets, reorder_delay, chunks_with_inband_parameter_sets, bytes.
+
+    Raises:
+        SemcodecError: the chunks do not hold exactly the input's frames, or cannot be joined.
+    """
+    ranks, extras = [], []
+    with av.open(chunk_files[0]) as c:
+        codec = c.streams.video[0].codec_context.name
+    for path, start in zip(chunk_files, starts):
+        r, ex = _pts_ranks(path)
+        extras.append(ex)
+        ranks.append([start + x for x in r])
+    inband = _inband_parameter_sets(codec, chunk_files, extras)
+    frames = [f for rs in ranks for f in rs]
+    if sorted(frames) != list(range(index.frames)):
+        raise SemcodecError(f"chunks hold {len(frames)} frames, the input {index.frames}: refusing to join")
+    delay = max(0, max(g - f for g, f in enumerate(frames)))
     fmt = container_format(output_path)
-    tb = index.time_base
     stats = {"frames": 0, "video_bytes": 0, "audio_packets": 0, "reorder_delay": delay,
              "chunks_with_inband_parameter_sets": sum(1 for p in inband if p)}
     with atomic_output(output_path) as tmp, av.open(tmp, "w", format=fmt, options={"fflags": "+bitexact"}) as out, \
             av.open(chunk_files[0]) as first:
         vout = out.add_stream_from_template(first.streams.video[0])
-        vout.time_base = tb
+        vout.time_base = index.time_base
         if rotation:
             vout.set_display_rotation(rotation)
         inp = open_input(input_path) if audio else None
         try:
             copies = add_audio_streams(inp, out, fmt, log.warning) if inp is not None else {}
-            audio_iter = iter(inp.demux(list(copies))) if copies else iter(())
-            held = [None]
-
-
-            def audio_until(t: float | None) -> None:
-                while True:
-                    p = held[0]
-                    held[0] = None
-                    if p is None:
-                        p = next(audio_iter, None)
-                        if p is None:
-                            return
-                    if p.dts is None:  # the demuxer's end-of-stream flush packets
-                        continue
-                    if t is not None and float(p.dts * p.time_base) > t:
-                        held[0] = p
-                        return
-                    stats["audio_packets"] += 1
-                    mux_audio(out, copies, p)
-
-            g = 0
-            for path, rs, prefix in zip(chunk_files, ranks, inband):
-                for k, (packet, f) in enumerate(zip(_chunk_packets(path), rs)):
-                    if k == 0 and prefix:
-                        key = packet.is_keyframe
-                        packet = av.Packet(prefix + bytes(packet))
-                        packet.is_keyframe = key
-                    packet.stream = vout
-                    packet.time_base = tb
-                    packet.pts = index.pts[f]
-                    packet.dts = dts_of(g)
-                    packet.duration = index.end_pts(f + 1) - index.pts[f]
-                    audio_until(float(packet.dts * tb))
-                    stats["video_bytes"] += packet.size
-                    out.mux(packet)
-                    g += 1
-            stats["frames"] = g
-            audio_until(None)
+            copier = _AudioCopier(out, copies, inp, stats)
+            stats["frames"], stats["video_bytes"] = _mux_video(out, vout, chunk_files, ranks, inband, index, delay,
+                                                               copier)
+            copier.until(None)
             flush_audio(out, copies)
         finally:
             if inp is not None:

@@ -43,7 +43,7 @@ class Manifest:
         return os.path.join(self.work_dir, c["file"])
 
     @classmethod
-    def load_matching(cls, work_dir: str, input_sig: dict, settings_hash: str) -> "Manifest | None":
+    def load_matching(cls, work_dir: str, input_sig: dict, settings_hash: str) -> Manifest | None:
         """The manifest in `work_dir` if it describes this input and these settings, else None."""
         path = os.path.join(work_dir, NAME)
         try:

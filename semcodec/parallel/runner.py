@@ -305,7 +305,8 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
             _stop_pool(pool)
             attempts += 1
             if attempts > opts.retries:
-                raise SemcodecError("worker processes keep dying; finished chunks are kept, run again to resume") from None
+                raise SemcodecError("worker processes keep dying; finished chunks are kept, "
+                                    "run again to resume") from None
             todo = [c for c in wanted if c["state"] != "done"]
             log.warning("a worker process died; restarting the pool for %d chunk(s)", len(todo))
             continue
@@ -424,7 +425,8 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
     duration = index.seconds(0, index.frames) if index.frames else 0.0
     size = js["bytes"]
     first = next(iter(results.values()), None)
-    roi = (first or {}).get("report", {}).get("roi") or {"mode": settings.roi, "status": "resumed", "strength": settings.roi_strength}
+    roi = (first or {}).get("report", {}).get("roi") or {"mode": settings.roi, "status": "resumed",
+                                                         "strength": settings.roi_strength}
     if roi.get("analyzers"):  # runs summed over the chunks encoded in this run
         roi = dict(roi)
         runs: dict = {}
@@ -466,7 +468,8 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
             "resumed": resumed, "chunks_reused": kept, "chunks_redone_corrupt": redone,
             "chunks_encoded_now": sorted(results), "reorder_delay": js["reorder_delay"],
             "budget": ({"target_kbps": target / 1000, "video_kbps": round(video_kbps, 2),
-                        "error_pct": round(100 * (video_kbps * 1000 / target - 1), 2)} if target and video_kbps else None),
+                        "error_pct": round(100 * (video_kbps * 1000 / target - 1), 2)}
+                       if target and video_kbps else None),
             "output_sha256": m.data["output"]["sha256"],
         },
         "warnings": warnings,

@@ -56,7 +56,8 @@ def scores(s: dict) -> dict:
         "people": max(_ramp(s["faces_max"], 1.5, 3.5) * _ramp(s["face_frames"], 0.2, 0.5),
                       0.6 * _ramp(s["face_frames"], 0.2, 0.6) * (1 - big_face)),
         "sports_action": 0.6 * moving + 0.4 * camera * moving,
-        "landscape_nature": (0.75 * _ramp(s["green"] + 0.5 * s["sky"], 0.12, 0.35) + 0.25 * _ramp(s["saturation"], 0.2, 0.45))
+        "landscape_nature": (0.75 * _ramp(s["green"] + 0.5 * s["sky"], 0.12, 0.35)
+                             + 0.25 * _ramp(s["saturation"], 0.2, 0.45))
         * no_faces * (1 - _ramp(s["text_area"], 0.02, 0.08)),
         "vehicles_street": no_faces * (0.45 * (1 - _ramp(s["saturation"], 0.15, 0.35))
                                        + 0.3 * _ramp(s["line_density"], 0.3, 2.0)

@@ -112,7 +112,7 @@ class ModelCaptioner:
                 self.tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
             else:
                 auto = getattr(transformers, "AutoModelForImageTextToText", None) or \
-                    getattr(transformers, "AutoModelForVision2Seq")
+                    transformers.AutoModelForVision2Seq
                 self.model = auto.from_pretrained(folder, local_files_only=True)
                 self.processor = transformers.AutoProcessor.from_pretrained(folder, local_files_only=True)
                 self.tokenizer = getattr(self.processor, "tokenizer", None) or self.processor
@@ -134,7 +134,9 @@ class ModelCaptioner:
             gen_cfg = getattr(model, "generation_config", None)
             extra = {}
             if gen_cfg is not None and gen_cfg.pad_token_id is None:
-                eos = gen_cfg.eos_token_id if gen_cfg.eos_token_id is not None else getattr(self.tokenizer, "eos_token_id", None)
+                eos = gen_cfg.eos_token_id
+                if eos is None:
+                    eos = getattr(self.tokenizer, "eos_token_id", None)
                 extra["pad_token_id"] = eos if not isinstance(eos, list) else eos[0]
             if getattr(model.config, "model_type", "") == "vision-encoder-decoder" and \
                     model.config.decoder_start_token_id is None:

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from semcodec import __version__
 from semcodec.errors import SemcodecError, UsageError
+from semcodec.metrics.quality import psnr
 from semcodec.semantic import format as semz
 from semcodec.semantic.caption import ModelCaptioner, compose_caption
 from semcodec.semantic.generate import OfflineGenerator
@@ -75,10 +76,6 @@ def _y_plane(frame: av.VideoFrame, w: int, h: int) -> np.ndarray:
     return y.astype(np.float32)
 
 
-def _psnr(mse: float) -> float:
-    return 100.0 if mse <= 1e-10 else min(100.0, 10 * math.log10(255.0 ** 2 / mse))
-
-
 def _fit(w: int, h: int, long_side: int) -> tuple[int, int]:
     s = min(1.0, long_side / max(w, h))
     return max(1, int(round(w * s))), max(1, int(round(h * s)))
@@ -115,7 +112,7 @@ class _ShotEncoder:
         self.stream.width, self.stream.height, self.stream.pix_fmt = w, h, "yuv420p"
         self.tb = self.stream.time_base = 1 / fps  # kept: the muxer changes the stream's time base
         self.stream.options = {"crf": str(crf), "preset": "medium", "keyint": str(max(frames, 1)),
-                               "x264-params": "keyint=%d:scenecut=0" % max(frames, 1)}
+                               "x264-params": f"keyint={max(frames, 1)}:scenecut=0"}
         self.n = 0
 
     def add(self, frame: av.VideoFrame) -> None:
@@ -166,25 +163,17 @@ class _Pictures:
         return self.cache[k]
 
 
-def encode_semantic(input_path: str, output_path: str, *, captioner: str | None = None, guide_size: int = 64,
-                    guide_codec: str = "webp", guide_quality: int = 50, guide_every: float = 0.0,
-                    hybrid_threshold: float | None = None, fallback_crf: int = 40,
-                    yolo_weights: str | None = None, progress: bool = False) -> dict:
-    """Encode `input_path` to a .semz file. Returns a report (JSON-ready)."""
-    from semcodec.analysis.base import AnalysisFrame
-    from semcodec.analysis.faces import FaceAnalyzer
-    from semcodec.analysis.objects import ObjectAnalyzer
-    from semcodec.analysis.text import TextAnalyzer
-    from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
-    from semcodec.tagging.tagger import tag_video
-
-    t0 = time.perf_counter()
+def _check_encode_options(input_path: str, output_path: str, guide_size: int, guide_codec: str,
+                          guide_quality: int, guide_every: float, hybrid_threshold: float | None,
+                          fallback_crf: int) -> None:
+    """Every option of encode_semantic checked before any work (UsageError / SemcodecError)."""
     if not 8 <= guide_size <= semz.MAX_GUIDE_DIM:
         raise UsageError(f"--guide-size must be in [8, {semz.MAX_GUIDE_DIM}]")
     if guide_codec not in semz.GUIDE_CODECS:
         raise UsageError(f"--guide-codec must be one of {', '.join(semz.GUIDE_CODECS)}")
     if guide_codec not in semz.guide_codecs_available():
-        raise SemcodecError(f"Pillow here cannot write {guide_codec}; available: {', '.join(semz.guide_codecs_available())}")
+        raise SemcodecError(f"Pillow here cannot write {guide_codec}; "
+                            f"available: {', '.join(semz.guide_codecs_available())}")
     if not 1 <= guide_quality <= 100:
         raise UsageError("--guide-quality must be in [1, 100]")
     if not 0 <= fallback_crf <= 51:
@@ -200,20 +189,11 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
         raise SemcodecError(f"output folder does not exist: {out_dir}")
     if os.path.exists(input_path) and os.path.abspath(input_path) == os.path.abspath(output_path):
         raise SemcodecError(f"output path is the input file: {output_path}")
-    model = ModelCaptioner(captioner) if captioner else None  # fail before decoding anything
-    objects = ObjectAnalyzer(yolo_weights) if yolo_weights else None
-    if objects is not None and not objects.load():  # likewise: a named path that cannot load is an error
-        raise SemcodecError(objects.reason)
 
-    info = probe(input_path)
-    tags, _ = tag_video(input_path, max_keyframes=4096, progress=progress)
-    fps = Fraction(info.average_rate).limit_denominator(1_000_000)
-    w, h = info.width - info.width % 2, info.height - info.height % 2
-    n_frames = tags["video"]["frames"]
-    shots_json = tags["shots"]
-    t_tag = time.perf_counter() - t0
 
-    # guide frames per shot
+def _guide_frames(shots_json: list[dict], guide_every: float, fps: Fraction) -> list[list[int]]:
+    """The guide frame(s) of every shot: every `guide_every` seconds, else its best keyframe, else its
+    middle frame."""
     plan: list[list[int]] = []
     for s in shots_json:
         a, b = s["start_frame"], s["end_frame"]
@@ -225,21 +205,49 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
             plan.append([best["frame"]])
         else:
             plan.append([(a + b - 1) // 2])
-    wanted = {f: i for i, fr in enumerate(plan) for f in fr}
-    keep_side = max(ANALYSIS_LONG_SIDE, guide_size)
-    kw_, kh_ = _fit(w, h, keep_side)
-    kw_, kh_ = max(2, kw_ // 2 * 2), max(2, kh_ // 2 * 2)
+    return plan
+
+
+def _keep_frames(input_path: str, wanted: dict, width: int, height: int) -> dict[int, np.ndarray]:
+    """One decode: the `wanted` frames as small RGB pictures (width x height)."""
+    from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input
+
     kept: dict[int, np.ndarray] = {}
     stats = DecodeStats()
     with open_input(input_path) as container:
-        for n, (kind, frame) in enumerate(x for x in iter_packets_and_frames(container, stats) if x[0] == "video"):
+        videos = (frame for kind, frame in iter_packets_and_frames(container, stats) if kind == "video")
+        for n, frame in enumerate(videos):
             if n in wanted:
-                kept[n] = frame.reformat(width=kw_, height=kh_, format="rgb24", interpolation="AREA").to_ndarray()
+                kept[n] = frame.reformat(width=width, height=height, format="rgb24",
+                                         interpolation="AREA").to_ndarray()
             if len(kept) == len(wanted):
                 break
+    return kept
 
-    # guides, captions, regions
-    gw, gh = _fit(w, h, guide_size)
+
+def _shot_regions(af, measurements: dict, faces, text, objects) -> list:
+    """Faces, text (where the shot has some) and objects (with --yolo-weights) on the shot's first guide."""
+    regions = []
+    if faces.available:
+        regions += [semz.Region("face", tuple(r.box)) for r in faces.analyze(af).regions]
+    if measurements.get("text_area", 0) > 0.01:  # the stroke detector fires on texture now and then
+        regions += [semz.Region("text", tuple(r.box)) for r in text.analyze(af).regions
+                    if (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) > 0.002][:8]
+    if objects is not None:
+        regions += [semz.Region(r.label[:semz.MAX_LABEL_CHARS], tuple(r.box))
+                    for r in objects.analyze(af).regions][:16]
+    return regions
+
+
+def _shot_entries(shots_json: list[dict], plan: list[list[int]], kept: dict, keep_size: tuple[int, int],
+                  guide_size: tuple[int, int], guide_codec: str, guide_quality: int, model, objects
+                  ) -> list[semz.ShotEntry]:
+    """Per shot: its coded guides, region layout and caption."""
+    from semcodec.analysis.base import AnalysisFrame
+    from semcodec.analysis.faces import FaceAnalyzer
+    from semcodec.analysis.text import TextAnalyzer
+
+    (kw, kh), (gw, gh) = keep_size, guide_size
     faces, text = FaceAnalyzer(), TextAnalyzer()
     faces.load()
     entries: list[semz.ShotEntry] = []
@@ -249,39 +257,34 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
         for f in plan[i]:
             rgb = kept.get(f)
             if rgb is None:  # decode ended early (should not happen): use the last kept frame
-                rgb = kept[max(kept)] if kept else np.zeros((kh_, kw_, 3), np.uint8)
+                rgb = kept[max(kept)] if kept else np.zeros((kh, kw, 3), np.uint8)
             small = cv2.resize(rgb, (gw, gh), interpolation=cv2.INTER_AREA)
-            data = semz.encode_guide(small, guide_codec, guide_quality)
-            g = semz.Guide(f, chunk, data)
+            entry.guides.append(semz.Guide(f, chunk, semz.encode_guide(small, guide_codec, guide_quality)))
             chunk += 1
-            entry.guides.append(g)
         first = kept.get(plan[i][0])
         if first is None:
-            first = np.zeros((kh_, kw_, 3), np.uint8)
+            first = np.zeros((kh, kw, 3), np.uint8)
         aw, ah = _fit(first.shape[1], first.shape[0], ANALYSIS_LONG_SIDE)
         arg = cv2.resize(first, (aw, ah), interpolation=cv2.INTER_AREA)
         af = AnalysisFrame(plan[i][0], 0.0, arg, cv2.cvtColor(arg, cv2.COLOR_RGB2GRAY))
-        regions = []
-        if faces.available:
-            regions += [semz.Region("face", tuple(r.box)) for r in faces.analyze(af).regions]
-        if s["measurements"].get("text_area", 0) > 0.01:  # the stroke detector fires on texture now and then
-            regions += [semz.Region("text", tuple(r.box)) for r in text.analyze(af).regions
-                        if (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) > 0.002][:8]
-        if objects is not None:
-            regions += [semz.Region(r.label[:semz.MAX_LABEL_CHARS], tuple(r.box)) for r in objects.analyze(af).regions][:16]
+        regions = _shot_regions(af, s["measurements"], faces, text, objects)
         entry.regions = [semz.Region(r.label, tuple(min(1.0, max(0.0, float(v))) for v in r.box))
                          for r in regions][:semz.MAX_REGIONS]
         entry.caption = model(first) if model else compose_caption(entry.scene, s["measurements"], regions, first)
         entry.caption = entry.caption[:semz.MAX_CAPTION_CHARS]
         entries.append(entry)
+    return entries
 
-    f = semz.SemzFile(w, h, fps, n_frames, guide_codec, gw, gh, entries, info.duration_s,
-                      f"semcodec {__version__}", f"model:{model.name}" if model else "analyzers")
-    del kept  # what follows needs only the coded guides
+
+def _measure_shots(input_path: str, f: semz.SemzFile, n_frames: int, hybrid: bool, fallback_crf: int,
+                   progress: bool) -> tuple[list[float], dict[int, bytes]]:
+    """One decode: per shot the sum of per-frame luma MSEs of the offline reconstruction and, in hybrid
+    mode, the shot coded with libx264 at `fallback_crf`."""
+    from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input
+
+    entries, fps = f.shots, f.fps
+    w, h = f.width, f.height
     offline = OfflineGenerator()
-
-    # per-shot PSNR of the reconstruction; hybrid: each shot also coded with x264, kept where needed
-    hybrid = hybrid_threshold is not None
     sse = [0.0] * len(entries)
     segments: dict[int, bytes] = {}
     shot_of = np.zeros(n_frames, np.int32)
@@ -314,30 +317,40 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
         bar.close()
         if enc is not None:
             segments[cur] = enc.finish()
+    return sse, segments
+
+
+def _choose_hybrid(entries: list[semz.ShotEntry], sse: list[float], segments: dict[int, bytes],
+                   hybrid_threshold: float | None) -> int:
+    """Score every shot; in hybrid mode send the pixels of those below the threshold (their guides are
+    dropped) and renumber the remaining guide chunks. Returns the number of hybrid shots."""
     pix = 0
     for i, e in enumerate(entries):
-        e.psnr = _psnr(sse[i] / max(1, e.end - e.start))
-        if hybrid and e.psnr < hybrid_threshold and segments.get(i):
+        e.psnr = psnr(sse[i] / max(1, e.end - e.start))
+        if hybrid_threshold is not None and e.psnr < hybrid_threshold and segments.get(i):
             e.pixels, e.pixel_data = pix, segments[i]
             pix += 1
             # a hybrid shot needs no guide: its pixels are sent; drop the guides to save bytes
             e.guides = []
-    # renumber guide chunks after dropping hybrid shots' guides
     c = 0
     for e in entries:
         for g in e.guides:
             g.chunk = c
             c += 1
-    size = semz.write(output_path, f)
-    seconds = time.perf_counter() - t0
-    dur = float(n_frames / fps)
+    return pix
+
+
+def _encode_report(input_path: str, output_path: str, f: semz.SemzFile, size: int, pix: int,
+                   guide_quality: int, t_tag: float, seconds: float) -> dict:
+    entries, w, h, n_frames = f.shots, f.width, f.height, f.frames
+    dur = float(n_frames / f.fps)
     return {
         "schema": "semcodec.semantic_report/1", "input": input_path, "output": output_path,
         "bytes": size, "bits_per_second": round(size * 8 / dur, 1) if dur else None,
         "bits_per_pixel": size * 8 / (w * h * n_frames),
-        "video": {"width": w, "height": h, "fps": str(fps), "frames": n_frames, "duration_s": round(dur, 4)},
-        "shots": len(entries), "hybrid_shots": pix, "guide": {"codec": guide_codec, "width": gw, "height": gh,
-                                                              "quality": guide_quality},
+        "video": {"width": w, "height": h, "fps": str(f.fps), "frames": n_frames, "duration_s": round(dur, 4)},
+        "shots": len(entries), "hybrid_shots": pix, "guide": {"codec": f.guide_codec, "width": f.guide_width,
+                                                              "height": f.guide_height, "quality": guide_quality},
         "guide_bytes": sum(len(g.data) for e in entries for g in e.guides),
         "pixel_bytes": sum(len(e.pixel_data) for e in entries),
         "captioner": f.captioner,
@@ -345,6 +358,99 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
                       "psnr_y": round(e.psnr, 2), "hybrid": e.pixels is not None} for e in entries],
         "timings": {"tag_s": round(t_tag, 2), "total_s": round(seconds, 2)},
     }
+
+
+def encode_semantic(input_path: str, output_path: str, *, captioner: str | None = None, guide_size: int = 64,
+                    guide_codec: str = "webp", guide_quality: int = 50, guide_every: float = 0.0,
+                    hybrid_threshold: float | None = None, fallback_crf: int = 40,
+                    yolo_weights: str | None = None, progress: bool = False) -> dict:
+    """Encode `input_path` to a .semz file.
+
+    Args:
+        input_path: source video.
+        output_path: the .semz file to write (its folder must exist).
+        captioner: local transformers image-to-text model folder; None: captions from the analyzers.
+        guide_size: long side of the guide pictures, in pixels.
+        guide_codec, guide_quality: how the guides are coded (webp, avif or jpeg; 1-100).
+        guide_every: one guide every this many seconds of a shot (0: one per shot).
+        hybrid_threshold: Y-PSNR (dB) under which a shot is sent as libx264 pixels at `fallback_crf`.
+        yolo_weights: YOLO weights for object regions (a path that cannot load is an error).
+        progress: show progress bars.
+
+    Returns:
+        The encode report (JSON-ready, schema semcodec.semantic_report/1).
+
+    Raises:
+        UsageError: an option out of range. SemcodecError: unreadable input, unusable output or model.
+    """
+    from semcodec.analysis.objects import ObjectAnalyzer
+    from semcodec.io.reader import probe
+    from semcodec.tagging.tagger import tag_video
+
+    t0 = time.perf_counter()
+    _check_encode_options(input_path, output_path, guide_size, guide_codec, guide_quality, guide_every,
+                          hybrid_threshold, fallback_crf)
+    model = ModelCaptioner(captioner) if captioner else None  # fail before decoding anything
+    objects = ObjectAnalyzer(yolo_weights) if yolo_weights else None
+    if objects is not None and not objects.load():  # likewise: a named path that cannot load is an error
+        raise SemcodecError(objects.reason)
+
+    info = probe(input_path)
+    tags, _ = tag_video(input_path, max_keyframes=4096, progress=progress)
+    fps = Fraction(info.average_rate).limit_denominator(1_000_000)
+    w, h = info.width - info.width % 2, info.height - info.height % 2
+    n_frames = tags["video"]["frames"]
+    shots_json = tags["shots"]
+    t_tag = time.perf_counter() - t0
+
+    plan = _guide_frames(shots_json, guide_every, fps)
+    wanted = {f: i for i, fr in enumerate(plan) for f in fr}
+    kw, kh = _fit(w, h, max(ANALYSIS_LONG_SIDE, guide_size))
+    kw, kh = max(2, kw // 2 * 2), max(2, kh // 2 * 2)
+    kept = _keep_frames(input_path, wanted, kw, kh)
+    gw, gh = _fit(w, h, guide_size)
+    entries = _shot_entries(shots_json, plan, kept, (kw, kh), (gw, gh), guide_codec, guide_quality, model, objects)
+    f = semz.SemzFile(w, h, fps, n_frames, guide_codec, gw, gh, entries, info.duration_s,
+                      f"semcodec {__version__}", f"model:{model.name}" if model else "analyzers")
+    del kept  # what follows needs only the coded guides
+
+    sse, segments = _measure_shots(input_path, f, n_frames, hybrid_threshold is not None, fallback_crf, progress)
+    pix = _choose_hybrid(entries, sse, segments, hybrid_threshold)
+    size = semz.write(output_path, f)
+    return _encode_report(input_path, output_path, f, size, pix, guide_quality, t_tag, time.perf_counter() - t0)
+
+
+def _check_decode_options(crf: int, max_frames: int | None, strength: float) -> None:
+    if not 0 <= crf <= 51:
+        raise UsageError(f"--crf {crf} is out of range for libx264 (0-51)")
+    if max_frames is not None and max_frames < 1:
+        raise UsageError(f"--max-frames must be at least 1, not {max_frames}")
+    if not (math.isfinite(strength) and 0 < strength <= 1):
+        raise UsageError(f"--strength must be in (0, 1], not {strength}")
+
+
+def _emit_shot(f: semz.SemzFile, e: semz.ShotEntry, gen, seed: int, w: int, h: int, emit) -> None:
+    """Every frame of one shot to `emit`: a hybrid shot's decoded pixels (a short segment is padded with
+    its last frame, or with the reconstruction where it has none), else the reconstruction from its
+    generated guides."""
+    length = e.end - e.start
+    if e.pixels is not None:
+        got = 0
+        last = None
+        for vf in _segment_frames(e.pixel_data, f.width, f.height, length):
+            emit(vf)
+            last, got = vf, got + 1
+        if got == 0 and not e.guides:
+            raise SemcodecError(f"pixel segment of the shot at frame {e.start} holds no frame")
+        if got < length:
+            fill = last.to_ndarray(format="rgb24") if last is not None else None
+            for k in range(got, length):
+                emit(fill if fill is not None else
+                     reconstruction_for(e, _Pictures(f, e, gen, seed, w, h), e.start + k))
+        return
+    pics = _Pictures(f, e, gen, seed, w, h)
+    for k in range(length):
+        emit(reconstruction_for(e, pics, e.start + k))
 
 
 def decode_semantic(input_path: str, output_path: str, *, generator: str | None = None, seed: int = 0,
@@ -357,12 +463,7 @@ def decode_semantic(input_path: str, output_path: str, *, generator: str | None 
     from semcodec.io.writer import atomic_output, check_output_path, container_format
 
     t0 = time.perf_counter()
-    if not 0 <= crf <= 51:
-        raise UsageError(f"--crf {crf} is out of range for libx264 (0-51)")
-    if max_frames is not None and max_frames < 1:
-        raise UsageError(f"--max-frames must be at least 1, not {max_frames}")
-    if not (math.isfinite(strength) and 0 < strength <= 1):
-        raise UsageError(f"--strength must be in (0, 1], not {strength}")
+    _check_decode_options(crf, max_frames, strength)
     check_output_path(input_path, output_path)
     fmt = container_format(output_path)
     f = semz.read(input_path)
@@ -402,24 +503,7 @@ def decode_semantic(input_path: str, output_path: str, *, generator: str | None 
                 bar.update(1)
 
             for e in f.shots:
-                length = e.end - e.start
-                if e.pixels is not None:
-                    got = 0
-                    last = None
-                    for vf in _segment_frames(e.pixel_data, f.width, f.height, length):
-                        emit(vf)
-                        last, got = vf, got + 1
-                    if got == 0 and not e.guides:
-                        raise SemcodecError(f"pixel segment of the shot at frame {e.start} holds no frame")
-                    if got < length:
-                        fill = last.to_ndarray(format="rgb24") if last is not None else None
-                        for k in range(got, length):
-                            emit(fill if fill is not None else
-                                 reconstruction_for(e, _Pictures(f, e, gen, seed, w, h), e.start + k))
-                    continue
-                pics = _Pictures(f, e, gen, seed, w, h)
-                for k in range(length):
-                    emit(reconstruction_for(e, pics, e.start + k))
+                _emit_shot(f, e, gen, seed, w, h, emit)
             for p in st.encode(None):
                 out.mux(p)
         except av.error.FFmpegError as exc:

@@ -12,12 +12,12 @@ validated field by field, and every failure is a SemcodecError with a one-line r
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import math
 import struct
 import zlib
-import hashlib
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -90,10 +90,6 @@ class SemzFile:
     def duration(self) -> Fraction:
         return self.frames / self.fps
 
-    def time_of(self, frame: int) -> float:
-        return float(frame / self.fps)
-
-
 # --------------------------------------------------------------------------- writing
 
 
@@ -142,9 +138,8 @@ def write(path: str, f: SemzFile) -> int:
     folder = __import__("os").path.dirname(__import__("os").path.abspath(path))
     if not __import__("os").path.isdir(folder):
         raise SemcodecError(f"output folder does not exist: {folder}")
-    with atomic_output(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
     return len(data)
 
 
@@ -245,6 +240,68 @@ def _list(v, name: str, cap: int) -> list:
     return v
 
 
+def _parse_video(v: dict) -> tuple[int, int, Fraction, int, float]:
+    """(width, height, fps, frames, duration_s) of the header's `video` object."""
+    width = _int(v.get("width"), "video.width", 2, MAX_DIM)
+    height = _int(v.get("height"), "video.height", 2, MAX_DIM)
+    fps_l = _list(v.get("fps"), "video.fps", 2)
+    if len(fps_l) != 2:
+        raise _bad("video.fps must be [numerator, denominator]")
+    fps = Fraction(_int(fps_l[0], "fps numerator", 1, 1_000_000), _int(fps_l[1], "fps denominator", 1, 1_000_000))
+    if not Fraction(1, 1000) <= fps <= 1000:
+        raise _bad(f"frame rate {float(fps):g} is outside [0.001, 1000]")
+    frames = _int(v.get("frames"), "video.frames", 1, MAX_FRAMES)
+    duration_s = _num(v.get("duration_s", 0.0), "video.duration_s", 0.0, 1e9)
+    return width, height, fps, frames, duration_s
+
+
+def _parse_guides(entry: ShotEntry, guides: list, i: int, images: list, used_img: set) -> None:
+    """shots[i].guides: [frame, chunk] pairs, frames inside the shot and increasing, each image used once."""
+    for k, gj in enumerate(guides):
+        gj = _list(gj, f"shots[{i}].guides[{k}]", 2)
+        if len(gj) != 2:
+            raise _bad(f"shots[{i}].guides[{k}] must be [frame, chunk]")
+        fr = _int(gj[0], f"shots[{i}].guides[{k}] frame", entry.start, entry.end - 1)
+        ci = _int(gj[1], f"shots[{i}].guides[{k}] chunk", 0, len(images) - 1 if images else -1)
+        if ci in used_img:
+            raise _bad(f"guide image {ci} is referenced twice")
+        used_img.add(ci)
+        entry.guides.append(Guide(fr, ci, images[ci]))
+    if [gd.frame for gd in entry.guides] != sorted({gd.frame for gd in entry.guides}):
+        raise _bad(f"shots[{i}].guides must be in increasing frame order")
+
+
+def _parse_shot(sj, i: int, expect: int, frames: int, images: list, pixels: list, used_img: set,
+                used_pix: set) -> ShotEntry:
+    """shots[i], which must start at frame `expect` (shots tile the video)."""
+    sj = _obj(sj, f"shots[{i}]")
+    start = _int(sj.get("start"), f"shots[{i}].start", 0, frames - 1)
+    end = _int(sj.get("end"), f"shots[{i}].end", start + 1, frames)
+    if start != expect:
+        raise _bad(f"shots[{i}] starts at frame {start}, expected {expect} (shots must tile the video)")
+    entry = ShotEntry(start, end, _str(sj.get("caption", ""), f"shots[{i}].caption", MAX_CAPTION_CHARS),
+                      _str(sj.get("scene", "other"), f"shots[{i}].scene", MAX_LABEL_CHARS))
+    _parse_guides(entry, _list(sj.get("guides", []), f"shots[{i}].guides", MAX_GUIDES_PER_SHOT), i, images,
+                  used_img)
+    for k, rj in enumerate(_list(sj.get("regions", []), f"shots[{i}].regions", MAX_REGIONS)):
+        rj = _list(rj, f"shots[{i}].regions[{k}]", 5)
+        if len(rj) != 5:
+            raise _bad(f"shots[{i}].regions[{k}] must be [label, x0, y0, x1, y1]")
+        box = tuple(_num(x, f"shots[{i}].regions[{k}] coordinate", 0.0, 1.0) for x in rj[1:])
+        entry.regions.append(Region(_str(rj[0], "region label", MAX_LABEL_CHARS), box))
+    if sj.get("pixels") is not None:
+        pi = _int(sj["pixels"], f"shots[{i}].pixels", 0, len(pixels) - 1 if pixels else -1)
+        if pi in used_pix:
+            raise _bad(f"pixel segment {pi} is referenced twice")
+        used_pix.add(pi)
+        entry.pixels, entry.pixel_data = pi, pixels[pi]
+    if sj.get("psnr") is not None:
+        entry.psnr = _num(sj["psnr"], f"shots[{i}].psnr", 0.0, 1000.0)
+    if not entry.guides and entry.pixels is None:
+        raise _bad(f"shots[{i}] has neither a guide image nor a pixel segment")
+    return entry
+
+
 def parse(data: bytes) -> SemzFile:
     """Parse and validate a whole .semz file held in memory."""
     if not isinstance(data, (bytes, bytearray)):
@@ -261,17 +318,7 @@ def parse(data: bytes) -> SemzFile:
     pixels = [p for t, p in chunks if t == b"PIXL"]
     if head.get("schema") != SCHEMA:
         raise _bad(f"schema is {str(head.get('schema'))[:40]!r}, expected {SCHEMA!r}")
-    v = _obj(head.get("video"), "video")
-    width = _int(v.get("width"), "video.width", 2, MAX_DIM)
-    height = _int(v.get("height"), "video.height", 2, MAX_DIM)
-    fps_l = _list(v.get("fps"), "video.fps", 2)
-    if len(fps_l) != 2:
-        raise _bad("video.fps must be [numerator, denominator]")
-    fps = Fraction(_int(fps_l[0], "fps numerator", 1, 1_000_000), _int(fps_l[1], "fps denominator", 1, 1_000_000))
-    if not Fraction(1, 1000) <= fps <= 1000:
-        raise _bad(f"frame rate {float(fps):g} is outside [0.001, 1000]")
-    frames = _int(v.get("frames"), "video.frames", 1, MAX_FRAMES)
-    duration_s = _num(v.get("duration_s", 0.0), "video.duration_s", 0.0, 1e9)
+    width, height, fps, frames, duration_s = _parse_video(_obj(head.get("video"), "video"))
     g = _obj(head.get("guide"), "guide")
     codec = g.get("codec")
     if not isinstance(codec, str) or codec not in GUIDE_CODECS:
@@ -283,43 +330,8 @@ def parse(data: bytes) -> SemzFile:
         raise _bad("no shots")
     shots, expect, used_img, used_pix = [], 0, set(), set()
     for i, sj in enumerate(shots_json):
-        sj = _obj(sj, f"shots[{i}]")
-        start = _int(sj.get("start"), f"shots[{i}].start", 0, frames - 1)
-        end = _int(sj.get("end"), f"shots[{i}].end", start + 1, frames)
-        if start != expect:
-            raise _bad(f"shots[{i}] starts at frame {start}, expected {expect} (shots must tile the video)")
-        expect = end
-        entry = ShotEntry(start, end, _str(sj.get("caption", ""), f"shots[{i}].caption", MAX_CAPTION_CHARS),
-                          _str(sj.get("scene", "other"), f"shots[{i}].scene", MAX_LABEL_CHARS))
-        for k, gj in enumerate(_list(sj.get("guides", []), f"shots[{i}].guides", MAX_GUIDES_PER_SHOT)):
-            gj = _list(gj, f"shots[{i}].guides[{k}]", 2)
-            if len(gj) != 2:
-                raise _bad(f"shots[{i}].guides[{k}] must be [frame, chunk]")
-            fr = _int(gj[0], f"shots[{i}].guides[{k}] frame", start, end - 1)
-            ci = _int(gj[1], f"shots[{i}].guides[{k}] chunk", 0, len(images) - 1 if images else -1)
-            if ci in used_img:
-                raise _bad(f"guide image {ci} is referenced twice")
-            used_img.add(ci)
-            entry.guides.append(Guide(fr, ci, images[ci]))
-        if [gd.frame for gd in entry.guides] != sorted({gd.frame for gd in entry.guides}):
-            raise _bad(f"shots[{i}].guides must be in increasing frame order")
-        for k, rj in enumerate(_list(sj.get("regions", []), f"shots[{i}].regions", MAX_REGIONS)):
-            rj = _list(rj, f"shots[{i}].regions[{k}]", 5)
-            if len(rj) != 5:
-                raise _bad(f"shots[{i}].regions[{k}] must be [label, x0, y0, x1, y1]")
-            box = tuple(_num(x, f"shots[{i}].regions[{k}] coordinate", 0.0, 1.0) for x in rj[1:])
-            entry.regions.append(Region(_str(rj[0], "region label", MAX_LABEL_CHARS), box))
-        if sj.get("pixels") is not None:
-            pi = _int(sj["pixels"], f"shots[{i}].pixels", 0, len(pixels) - 1 if pixels else -1)
-            if pi in used_pix:
-                raise _bad(f"pixel segment {pi} is referenced twice")
-            used_pix.add(pi)
-            entry.pixels, entry.pixel_data = pi, pixels[pi]
-        if sj.get("psnr") is not None:
-            entry.psnr = _num(sj["psnr"], f"shots[{i}].psnr", 0.0, 1000.0)
-        if not entry.guides and entry.pixels is None:
-            raise _bad(f"shots[{i}] has neither a guide image nor a pixel segment")
-        shots.append(entry)
+        shots.append(_parse_shot(sj, i, expect, frames, images, pixels, used_img, used_pix))
+        expect = shots[-1].end
     if expect != frames:
         raise _bad(f"shots cover {expect} frames, video has {frames}")
     if len(used_img) != len(images) or len(used_pix) != len(pixels):

@@ -57,7 +57,8 @@ class DiffusersGenerator:
                                 f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
         if hasattr(pipe, "set_progress_bar_config"):
             pipe.set_progress_bar_config(disable=True)
-        self.pipe, self.steps, self.mode, self.strength, self.size, self.guidance = pipe, steps, mode, strength, size, guidance
+        self.pipe, self.steps, self.mode = pipe, steps, mode
+        self.strength, self.size, self.guidance = strength, size, guidance
         self.name = f"diffusers:{os.path.basename(os.path.normpath(folder))}:{mode}"
 
     def _gen_size(self, width: int, height: int) -> tuple[int, int]:

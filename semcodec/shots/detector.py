@@ -221,10 +221,8 @@ class ShotDetector:
                 same = cut_score(last_feat, self._feat[p]) < self.p.cut_low
                 if not (same and index - last_index <= self.min_frames):
                     kind = "fade"
-        elif self._psd is None and self._is_cut(p):
-            kind = "cut"
-        elif self._psd is not None and index in self._psd_cuts:
-            kind = "cut"
+        elif (self._psd is None and self._is_cut(p)) or (self._psd is not None and index in self._psd_cuts):
+            kind = "cut"  # our own detector's cut, or PySceneDetect's
         elif dissolve:
             kind = "dissolve"
         self._bright_seen = (index, self._feat[p])

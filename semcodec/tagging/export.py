@@ -24,7 +24,7 @@ def save_keyframes(path: str, indices: list[int], folder: str) -> list[str]:
     written: list[str] = []
     try:
         with open_input(path) as container:
-            for n, (kind, frame) in enumerate((k, f) for k, f in iter_packets_and_frames(container, DecodeStats())
+            for n, (_kind, frame) in enumerate((k, f) for k, f in iter_packets_and_frames(container, DecodeStats())
                                               if k == "video"):
                 if n in wanted:
                     t = float(frame.time or 0.0)

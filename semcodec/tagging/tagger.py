@@ -19,7 +19,7 @@ from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.fusion import analysis_size
 from semcodec.analysis.motion import MotionAnalyzer
 from semcodec.analysis.text import TextAnalyzer
-from semcodec.encoding.frames import small_rgb
+from semcodec.frames import small_rgb
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
 from semcodec.scenes.classify import CLASSES, classify, summarize
 from semcodec.scenes.features import measure
@@ -61,11 +61,128 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
     return [(t, round(float(v), 3)) for t, v in tags]
 
 
+class _Sampler:
+    """The full measurement of a sampled frame (faces, text, picture statistics) and its keyframe
+    candidate. Faces run on every other sample: the detector is the costliest step, faces move little."""
+
+    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, motion):
+        self.aw, self.ah, self.tw, self.step = aw, ah, tw, step
+        self.faces, self.text, self.motion = faces, text, motion
+        self.last_faces: list = []
+
+    def __call__(self, frame, n: int, t: float, heat: np.ndarray, state: _ShotState) -> None:
+        rgb = small_rgb(frame, self.aw, self.ah)
+        gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        af = AnalysisFrame(n, t, rgb, gray)
+        f = measure(rgb, gray)
+        if self.faces.available and (n // self.step) % 2 == 0:
+            self.last_faces = self.faces.analyze(af).regions
+        det = self.last_faces
+        txt = self.text.analyze(af).regions
+        f.faces = len(det)
+        f.face_area = float(max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0))
+        f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
+        f.motion = float(heat.mean())
+        f.camera_motion = float(np.hypot(*self.motion.last_shift) / max(self.tw, 1))
+        state.features.append(f)
+        importance = min(1.0, (1.0 if det else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
+        score, parts = frame_quality(rgb, gray, importance)
+        state.candidates.append(Candidate(n, t, rgb, score, colour_hist(rgb), parts))
+        if len(state.candidates) > MAX_CANDIDATES_PER_SHOT:
+            state.candidates.remove(min(state.candidates, key=lambda c: c.score))
+
+
+def _decode(path: str, info, fps: float, shots: ShotDetector, sampler: _Sampler, th: int,
+            progress: bool) -> tuple[list[_ShotState], int, float, DecodeStats]:
+    """The one decode: every frame through the shot detector and the motion analyzer on a quarter-area
+    view, every `step`-th frame measured in full. Returns (states per detected shot, frames, time of the
+    last frame, decode stats)."""
+    states: list[_ShotState] = [_ShotState()]
+    stats = DecodeStats()
+    last_time = 0.0
+    n = 0
+    with open_input(path) as container:
+        bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, leave=False, desc="tag")
+        for kind, frame in iter_packets_and_frames(container, stats):
+            if kind != "video":
+                continue
+            t = float(frame.time) if frame.time is not None else n / fps
+            last_time = t
+            tiny = small_rgb(frame, sampler.tw, th)
+            if shots.push(n, t, tiny):
+                states.append(_ShotState())
+            heat = sampler.motion.analyze(AnalysisFrame(n, t, tiny, cv2.cvtColor(tiny, cv2.COLOR_RGB2GRAY))).heat
+            if n % sampler.step == 0:
+                sampler(frame, n, t, heat, states[-1])
+            n += 1
+            bar.update(1)
+        bar.close()
+    return states, n, last_time, stats
+
+
+def _shot_scene(summary: dict, c_in: list, clip) -> tuple[dict, list]:
+    """(scene entry, CLIP free-text tags) of one shot: the embedded rules, or CLIP zero-shot."""
+    if summary:
+        label, conf, sc = classify(summary)
+    else:
+        label, conf, sc = "other", 0.0, {}
+    scene = {"class": label, "confidence": conf, "scores": sc, "method": "rules"}
+    clip_tags: list = []
+    if clip is not None and c_in:
+        c_label, c_conf, c_scores, clip_tags = clip.classify([c.thumb for c in c_in])
+        scene = {"class": c_label, "confidence": c_conf, "scores": c_scores, "method": f"clip:{clip.name}",
+                 "rules": {"class": label, "confidence": conf}}
+    return scene, clip_tags
+
+
+def _tag_shots(shot_list: list, states: list[_ShotState], n: int, step: int, clip, cues: list
+               ) -> tuple[list[dict], list]:
+    """Per true shot range: scene, tags and measurements (JSON), and (duration, keyframe candidates)
+    for the keyframe selection. The detector may confirm a cut a few frames late, so measurements are
+    regrouped by the final shot ranges."""
+    feats = [f for s in states for f in s.features]
+    cands = [c for s in states for c in s.candidates]
+    per_shot = []
+    out_shots = []
+    feat_index = [i for i in range(n) if i % step == 0]
+    for shot in shot_list:
+        in_shot = [f for i, f in zip(feat_index, feats) if shot.start_frame <= i < shot.end_frame]
+        # frames right at a boundary are often mid-transition: never offer them as keyframes
+        c_in = [c for c in cands if shot.start_frame + 2 <= c.index < shot.end_frame - 2] or \
+               [c for c in cands if shot.start_frame <= c.index < shot.end_frame]
+        summary = summarize(in_shot)
+        scene, clip_tags = _shot_scene(summary, c_in, clip)
+        per_shot.append((shot.end_time - shot.start_time, c_in))
+        tags = [{"tag": scene["class"], "kind": "scene", "score": scene["confidence"]}]
+        tags += [{"tag": t, "kind": "visual", "score": v} for t, v in _visual_tags(summary)]
+        tags += [{"tag": t, "kind": "clip", "score": v} for t, v in clip_tags]
+        tags += _emotion_tags(cues, shot.start_time, shot.end_time)
+        out_shots.append({**shot.to_json(), "scene": scene,
+                          "tags": tags, "measurements": {k: round(v, 4) for k, v in summary.items()}})
+    return out_shots, per_shot
+
+
 def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, shot_method: str = "adaptive",
               clip_model: str | None = None, words: list[str] | None = None, subtitles: str | None = None,
               progress: bool = False) -> tuple[dict, list[Candidate]]:
-    """Tag `path`. Returns the JSON-ready result and the chosen keyframes (with thumbnails). With
-    `clip_model` (a local CLIP folder) scene classes are zero-shot and free-text tags are added."""
+    """Tag `path`: shots, scene classes, tags and keyframes in one decode.
+
+    Args:
+        path: the video.
+        max_keyframes: at most this many keyframes over the whole video.
+        sample_fps: frames per second measured in full (faces, text, statistics).
+        shot_method: the shot detector's method (semcodec.shots).
+        clip_model: a local CLIP folder: zero-shot scene classes and free-text tags.
+        words: extra text for the topic tags (title, description).
+        subtitles: subtitle source as for encode (FILE, FILE#N or 'auto'): emotion and topic tags.
+        progress: show a progress bar.
+
+    Returns:
+        (the JSON-ready result, schema semcodec.tags/1; the chosen keyframes, with thumbnails).
+
+    Raises:
+        SemcodecError: unreadable video, subtitles or CLIP folder.
+    """
     t0 = time.perf_counter()
     clip = None
     if clip_model:
@@ -81,79 +198,11 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     faces, text, motion = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer(halve=False)
     faces.load()
     shots = ShotDetector(fps=fps, method=shot_method)
-    states: list[_ShotState] = [_ShotState()]
-    stats = DecodeStats()
-    last_time = 0.0
-    last_faces: list = []
-    n = 0
-    with open_input(path) as container:
-        bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, leave=False, desc="tag")
-        for kind, frame in iter_packets_and_frames(container, stats):
-            if kind != "video":
-                continue
-            t = float(frame.time) if frame.time is not None else n / fps
-            last_time = t
-            # every frame: shots and motion on a quarter-area view; sampled frames: the full view
-            tiny = small_rgb(frame, tw, th)
-            if shots.push(n, t, tiny):
-                states.append(_ShotState())
-            heat = motion.analyze(AnalysisFrame(n, t, tiny, cv2.cvtColor(tiny, cv2.COLOR_RGB2GRAY))).heat
-            if n % step == 0:
-                rgb = small_rgb(frame, aw, ah)
-                gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-                af = AnalysisFrame(n, t, rgb, gray)
-                f = measure(rgb, gray)
-                # faces on every other sample: the detector is the costliest step, faces move little
-                if faces.available and (n // step) % 2 == 0:
-                    last_faces = faces.analyze(af).regions
-                det = last_faces
-                txt = text.analyze(af).regions
-                f.faces = len(det)
-                f.face_area = float(max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0))
-                f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
-                f.motion = float(heat.mean())
-                f.camera_motion = float(np.hypot(*motion.last_shift) / max(tw, 1))
-                state = states[-1]
-                state.features.append(f)
-                importance = min(1.0, (1.0 if det else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
-                score, parts = frame_quality(rgb, gray, importance)
-                state.candidates.append(Candidate(n, t, rgb, score, colour_hist(rgb), parts))
-                if len(state.candidates) > MAX_CANDIDATES_PER_SHOT:
-                    state.candidates.remove(min(state.candidates, key=lambda c: c.score))
-            n += 1
-            bar.update(1)
-        bar.close()
+    states, n, last_time, stats = _decode(path, info, fps, shots, _Sampler(aw, ah, tw, step, faces, text, motion),
+                                          th, progress)
     end_time = last_time + 1.0 / fps
     shot_list = shots.shots(n, end_time)
-    # the detector may confirm a cut a few frames late: regroup measurements by true shot ranges
-    feats = [f for s in states for f in s.features]
-    cands = [c for s in states for c in s.candidates]
-    per_shot = []
-    out_shots = []
-    feat_index = [i for i in range(n) if i % step == 0]
-    for shot in shot_list:
-        in_shot = [f for i, f in zip(feat_index, feats) if shot.start_frame <= i < shot.end_frame]
-        # frames right at a boundary are often mid-transition: never offer them as keyframes
-        c_in = [c for c in cands if shot.start_frame + 2 <= c.index < shot.end_frame - 2] or \
-               [c for c in cands if shot.start_frame <= c.index < shot.end_frame]
-        summary = summarize(in_shot)
-        if summary:
-            label, conf, sc = classify(summary)
-        else:
-            label, conf, sc = "other", 0.0, {}
-        scene = {"class": label, "confidence": conf, "scores": sc, "method": "rules"}
-        clip_tags = []
-        if clip is not None and c_in:
-            c_label, c_conf, c_scores, clip_tags = clip.classify([c.thumb for c in c_in])
-            scene = {"class": c_label, "confidence": c_conf, "scores": c_scores, "method": f"clip:{clip.name}",
-                     "rules": {"class": label, "confidence": conf}}
-        per_shot.append((shot.end_time - shot.start_time, c_in))
-        tags = [{"tag": scene["class"], "kind": "scene", "score": scene["confidence"]}]
-        tags += [{"tag": t, "kind": "visual", "score": v} for t, v in _visual_tags(summary)]
-        tags += [{"tag": t, "kind": "clip", "score": v} for t, v in clip_tags]
-        tags += _emotion_tags(cues, shot.start_time, shot.end_time)
-        out_shots.append({**shot.to_json(), "scene": scene,
-                          "tags": tags, "measurements": {k: round(v, 4) for k, v in summary.items()}})
+    out_shots, per_shot = _tag_shots(shot_list, states, n, step, clip, cues)
     chosen = select(per_shot, max_keyframes)
     for c in chosen:
         shot_no = next(i for i, s in enumerate(shot_list) if s.start_frame <= c.index < s.end_frame)
@@ -180,6 +229,22 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     }
     result["timings"]["fps"] = round(n / max(result["timings"]["total_s"], 1e-9), 1)
     return result, chosen
+
+
+def plan_from_video(path: str, codec: str, progress: bool = False):
+    """The shot plan `--keyframes-from auto` means: tag `path` (tag_video's defaults), then
+    `ShotPlan.from_tags`. For callers that resolve 'auto' before an encode and pass the plan in.
+
+    Returns:
+        semcodec.planning.ShotPlan.
+
+    Raises:
+        SemcodecError: as tag_video.
+    """
+    from semcodec.planning import ShotPlan
+
+    tags, _ = tag_video(path, progress=progress)
+    return ShotPlan.from_tags(tags, codec)
 
 
 def _scored_cues(subtitles: str | None, video: str) -> tuple[list, list[str]]:

@@ -63,7 +63,8 @@ class Embedder:
             self.tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
             self.model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
         except (OSError, ValueError) as exc:
-            raise SemcodecError(f"cannot load the sentence model from {folder}: {str(exc).splitlines()[0][:160]}") from None
+            first_line = str(exc).splitlines()[0][:160]
+            raise SemcodecError(f"cannot load the sentence model from {folder}: {first_line}") from None
         self.name = "all-MiniLM-L6-v2"
         self._cache: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()

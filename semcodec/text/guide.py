@@ -155,7 +155,7 @@ class TextGuide:
     @classmethod
     def for_video(cls, path: str, subtitles: str | None = None, prompt: str | None = None,
                   strength: float = DEFAULT_STRENGTH, emotion_model: str | None = None, cut_frames=(),
-                  warn=None, times: np.ndarray | None = None) -> "TextGuide":
+                  warn=None, times: np.ndarray | None = None) -> TextGuide:
         warn = warn or log.warning
         source = resolve(subtitles, path, warn) if subtitles else None
         if times is None:

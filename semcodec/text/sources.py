@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import datetime
 import glob
 import logging
 import os
@@ -28,8 +27,6 @@ from semcodec.text.cues import Cue, clean_text, decode_text, finish
 log = logging.getLogger("semcodec")
 
 MAX_FILE_BYTES = 64 * 1024 * 1024  # a subtitle file larger than this is not a subtitle file
-TEXT_CODECS = {"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text", "microdvd", "subviewer",
-               "subviewer1", "sami", "realtext", "jacosub", "mpl2", "pjs", "stl", "vplayer", "eia_608"}
 BITMAP_CODECS = {"hdmv_pgs_subtitle", "pgssub", "dvd_subtitle", "dvdsub", "dvb_subtitle", "dvbsub",
                  "xsub", "hdmv_text_subtitle", "arib_caption", "dvb_teletext"}
 MEDIA_EXT = {".mkv", ".mka", ".mks", ".mp4", ".m4v", ".mov", ".webm", ".ts", ".m2ts", ".avi", ".ogg", ".ogv",
@@ -351,7 +348,8 @@ def sniff(text: str) -> str:
     head = text.lstrip()[:2048]
     if head.startswith("WEBVTT"):
         return "vtt"
-    if re.search(r"\d+:\d{2}:\d{2}[,.:]\d+\s*-[ -]\s*>", head) or re.search(r"^\s*\d+\s*\n\s*\d+:\d{2}:\d{2}", head, re.M):
+    if re.search(r"\d+:\d{2}:\d{2}[,.:]\d+\s*-[ -]\s*>", head) or \
+            re.search(r"^\s*\d+\s*\n\s*\d+:\d{2}:\d{2}", head, re.M):
         return "srt"
     return "transcript"
 
@@ -424,7 +422,3 @@ def resolve(spec: str | None, video: str, warn=None) -> TextSource | None:
         warn(f"--subtitles auto: no .srt/.vtt beside {os.path.basename(video)} and no subtitle stream in it: "
              "no subtitle guidance")
     return None
-
-
-def seconds_to_ts(t: float) -> str:
-    return str(datetime.timedelta(seconds=round(t, 3)))
