@@ -294,3 +294,10 @@ def test_installed_entry_point(tmp_path):
     assert proc.stderr.splitlines() == ["semcodec: warning: odd frame size 161x97: cropped to 160x96 "
                                         "(4:2:0 needs even sizes)"]
     assert len(decode_video(tmp_path / "out.mp4")) == 16
+
+
+def test_library_entry_points_import_from_the_top():
+    import semcodec
+    from semcodec.pipeline import EncodeSettings, encode
+
+    assert semcodec.encode is encode and semcodec.EncodeSettings is EncodeSettings
