@@ -158,7 +158,8 @@ def _emit(args, report: dict) -> None:
 
 
 def cmd_encode(args) -> int:
-    from semcodec.pipeline import EncodeSettings, encode
+    from semcodec import encode
+    from semcodec.pipeline import EncodeSettings
 
     settings = EncodeSettings(codec=args.codec, crf=args.crf, bitrate=args.bitrate, two_pass=args.two_pass,
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,

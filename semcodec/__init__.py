@@ -8,9 +8,37 @@ __version__ = "0.1.0"
 __all__ = ["EncodeSettings", "encode", "__version__"]
 
 
+def encode(input_path: str, output_path: str, settings=None) -> dict:
+    """Encode `input_path` to `output_path` (semcodec.pipeline.encode), resolving
+    `settings.keyframes_from='auto'` first: the video is tagged and its shot plan passed in.
+
+    Returns:
+        The encode report; with 'auto', timings.tagging_s holds the tagging time (also in total_s).
+
+    Raises:
+        UsageError, SemcodecError: as semcodec.pipeline.encode and semcodec.tagging.tag_video."""
+    import time
+
+    from semcodec import pipeline
+
+    settings = settings or pipeline.EncodeSettings()
+    if settings.keyframes_from != "auto":
+        return pipeline.encode(input_path, output_path, settings)
+    from semcodec.tagging.tagger import plan_from_video
+
+    settings.validate()  # a bad option fails before the tagging pass
+    t0 = time.perf_counter()
+    plan = plan_from_video(input_path, settings.codec, progress=settings.progress)
+    tagging_s = time.perf_counter() - t0
+    report = pipeline.encode(input_path, output_path, settings, plan=plan)
+    report["timings"]["tagging_s"] = round(tagging_s, 3)
+    report["timings"]["total_s"] = round(report["timings"]["total_s"] + tagging_s, 3)
+    return report
+
+
 def __getattr__(name: str):
-    if name in ("encode", "EncodeSettings"):
+    if name == "EncodeSettings":
         from semcodec import pipeline
 
-        return getattr(pipeline, name)
+        return pipeline.EncodeSettings
     raise AttributeError(f"module 'semcodec' has no attribute {name!r}")

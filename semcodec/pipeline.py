@@ -170,8 +170,9 @@ class _Pass:
 
 
 class _Job:
-    def __init__(self, input_path: str, output_path: str, s: EncodeSettings):
+    def __init__(self, input_path: str, output_path: str, s: EncodeSettings, plan: ShotPlan | None = None):
         self.input_path, self.output_path, self.s = input_path, output_path, s
+        self.given_plan = plan
         self.roi_mode = RoiMode.parse(s.roi)
         self.rc = s.rate_control()
         self.caps = caps_for(s.codec)
@@ -238,13 +239,11 @@ class _Job:
         if s.shots not in ("auto", "off"):
             raise SemcodecError(f"--shots must be auto or off, not {s.shots!r}")
         if s.keyframes_from:
-            if s.keyframes_from == "auto":
-                from semcodec.tagging.tagger import tag_video
-
-                t0 = time.perf_counter()
-                tags, _ = tag_video(self.input_path, progress=s.progress)
-                self.tagging_s = time.perf_counter() - t0
-                self.plan = ShotPlan.from_tags(tags, s.codec)
+            if self.given_plan is not None:  # 'auto' is resolved by the caller (semcodec.encode tags first)
+                self.plan = self.given_plan
+            elif s.keyframes_from == "auto":
+                raise UsageError("keyframes_from='auto' is resolved by the caller: use semcodec.encode, or pass "
+                                 "plan=semcodec.tagging.tagger.plan_from_video(path, codec)")
             else:
                 self.plan = ShotPlan.load(s.keyframes_from, s.codec)
             self.shots_method = f"plan from {s.keyframes_from}"
@@ -557,9 +556,21 @@ def _check_first_pass_stats(path: str, frames: int) -> None:
                             f"{os.path.dirname(path)}: is TMPDIR full?")
 
 
-def encode(input_path: str, output_path: str, settings: EncodeSettings | None = None) -> dict:
-    """Encode `input_path` to `output_path`; return the JSON-ready report. Raises SemcodecError with a
-    one-line message on bad input; the output path never holds a half-written file."""
+def encode(input_path: str, output_path: str, settings: EncodeSettings | None = None,
+           plan: ShotPlan | None = None) -> dict:
+    """Encode `input_path` to `output_path`; return the JSON-ready report.
+
+    Args:
+        settings: what to encode how (defaults: x264 CRF 23, ROI auto).
+        plan: the shot plan for `settings.keyframes_from` when it is 'auto' (the caller tags first:
+            `semcodec.encode` does, or `semcodec.tagging.tagger.plan_from_video`).
+
+    Returns:
+        The report (schema semcodec.encode_report/1).
+
+    Raises:
+        UsageError: a bad option; SemcodecError: bad input or an unwritable output, as one line. The output
+        path never holds a half-written file."""
     settings = settings or EncodeSettings()
     settings.validate()  # a bad option fails before any file is looked at
     check_output_path(input_path, output_path)
@@ -568,7 +579,7 @@ def encode(input_path: str, output_path: str, settings: EncodeSettings | None = 
         if os.path.abspath(settings.save_maps) == os.path.abspath(output_path):
             raise SemcodecError("--save-maps path is the output path")
     try:
-        return _Job(input_path, output_path, settings).run()
+        return _Job(input_path, output_path, settings, plan).run()
     except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
         raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
 

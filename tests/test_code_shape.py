@@ -20,6 +20,7 @@ FORBIDDEN = {
     "shots": {"pipeline", "encoding"},
     "analysis": {"pipeline", "encoding", "text", "tagging"},
     "frames": {"encoding", "analysis", "pipeline"},
+    "pipeline": {"tagging", "bench", "parallel", "semantic"},  # --keyframes-from auto is resolved by the caller
 }
 
 

@@ -50,8 +50,8 @@ def _encode_each(videos: list[str], out_dir: str, settings, opts, parallel: bool
                  overwrite: str) -> dict:
     import dataclasses
 
+    from semcodec import encode
     from semcodec.parallel.runner import encode_parallel
-    from semcodec.pipeline import encode
 
     results, failed, skipped = [], [], []
     for path in videos:
