@@ -318,18 +318,33 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
 
 @contextlib.contextmanager
 def _ctrl_c_held() -> Iterator[None]:
-    """Block SIGINT in this thread while the pool starts: workers inherit the mask (across fork and exec), as
-    does the pool's manager thread created here, which starts the replacement workers. So a worker starts
-    with Ctrl-C held until init_worker ignores it; otherwise a Ctrl-C during a worker's start-up prints its
-    KeyboardInterrupt traceback. Here a Ctrl-C only waits until the submits are done, then raises."""
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Hold SIGINT, SIGTERM and SIGHUP while the pool starts workers, and deliver them afterwards.
+
+    Two holes to close. Workers: the signals are blocked in this thread, and workers inherit the mask (across
+    fork and exec), as does the pool's manager thread created here; a worker starts with them held until
+    init_worker ignores SIGINT, so a Ctrl-C to the process group cannot kill one mid-start-up with a traceback.
+    This process: a process-directed signal may land on another thread that does not block it, and Python
+    then runs the handler in the main thread at once, perhaps between spawning a worker and writing its
+    start-up data (the worker then dies with 'EOFError: Ran out of input'). So the Python handlers only
+    note the signal here; the first one noted is re-raised when the submits are done."""
+    wanted = [signal.SIGINT, signal.SIGTERM, signal.SIGHUP]
+    noted: list[int] = []
+    saved = {}
+    try:
+        for s in wanted:
+            saved[s] = signal.signal(s, lambda signum, _frame: noted.append(signum))
+    except ValueError:  # not the main thread: nothing to defer here
+        saved = {}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, set(wanted)) if hasattr(signal, "pthread_sigmask") else None
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        if old is not None:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # pending signals arrive now, still only noted
+        for s, h in saved.items():
+            signal.signal(s, h)
+        if noted:
+            signal.raise_signal(noted[0])  # the real handler (Ctrl-C, Interrupted) takes it from here
 
 
 def _pool_processes(pool: ProcessPoolExecutor) -> list:
