@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 from fractions import Fraction
 
@@ -205,3 +206,27 @@ def clips(tmp_path_factory):
         return cache[name]
 
     return get
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the `semcodec` command in-process as a fresh process would: with no root log handlers, so that
+    main's logging setup installs its stderr handler and warnings count towards the lines on stderr (pytest's
+    own handlers would otherwise take them). Returns (exit code, stdout, stderr)."""
+    from cli.main import main
+
+    def run(*argv):
+        root = logging.getLogger()
+        saved, level = root.handlers[:], root.level
+        root.handlers.clear()
+        try:
+            rc = main([str(a) for a in argv])
+        except SystemExit as exc:  # main() returns argparse's codes; a direct parser call may still exit
+            rc = exc.code
+        finally:
+            root.handlers[:] = saved
+            root.setLevel(level)
+        out, err = capsys.readouterr()
+        return rc, out, err
+
+    return run

@@ -1,6 +1,5 @@
 """The `semcodec` command, run in-process (plus one real subprocess for the installed entry point)."""
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -10,31 +9,7 @@ import av
 import numpy as np
 import pytest
 
-from cli.main import main
 from conftest import decode_video, folder_state, make_clip, sha256
-
-
-@pytest.fixture
-def cli(capsys):
-    """Run main(argv) as a fresh process would: with no root handlers, so that main's
-    logging.basicConfig installs its stderr handler and warnings count towards the lines on stderr
-    (pytest's own log handlers would otherwise take them)."""
-
-    def run(*argv):
-        root = logging.getLogger()
-        saved, level = root.handlers[:], root.level
-        root.handlers.clear()
-        try:
-            rc = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse: --help, usage errors
-            rc = exc.code
-        finally:
-            root.handlers[:] = saved
-            root.setLevel(level)
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return run
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 machine output on stdout only when asked, a closed pipe, signals, a full disk and a read-only folder."""
 import contextlib
 import json
-import logging
 import os
 import signal
 import stat
@@ -13,24 +12,13 @@ import time
 
 import pytest
 
-from cli.main import main
 from conftest import make_clip, sha256
 from semcodec.io.writer import partial_path, remove_stale_partials, write_json
 
 
 @pytest.fixture
-def run(capsys):
-    def go(*argv):
-        root = logging.getLogger()
-        saved = root.handlers[:]
-        root.handlers.clear()
-        try:
-            rc = main([str(a) for a in argv])
-        finally:
-            root.handlers[:] = saved
-        out, err = capsys.readouterr()
-        return rc, out, err
-    return go
+def run(cli):
+    return cli
 
 
 @pytest.fixture(scope="module")

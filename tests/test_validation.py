@@ -3,7 +3,6 @@
 allocate. Issue 10 (robustness)."""
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -14,7 +13,6 @@ import av
 import numpy as np
 import pytest
 
-from cli.main import main
 from conftest import folder_state, make_clip, textured_frames
 from semcodec.analysis.fusion import ImportanceMapper, build_analyzers
 from semcodec.encoding.codecs import X26X_PRESETS, check_crf, check_preset
@@ -25,28 +23,6 @@ from semcodec.scenes.features import measure
 from semcodec.semantic import codec as semcodec_codec
 from semcodec.semantic import decode_semantic
 from semcodec.semantic import format as semz
-
-
-@pytest.fixture
-def cli(capsys):
-    """main(argv) as a fresh process runs it (a copy of test_cli's fixture): no root log handlers, so
-    main installs its own and warnings reach stderr."""
-
-    def run(*argv):
-        root = logging.getLogger()
-        saved, level = root.handlers[:], root.level
-        root.handlers.clear()
-        try:
-            rc = main([str(a) for a in argv])
-        except SystemExit as exc:  # argparse
-            rc = exc.code
-        finally:
-            root.handlers[:] = saved
-            root.setLevel(level)
-        out, err = capsys.readouterr()
-        return rc, out, err
-
-    return run
 
 
 @pytest.fixture
