@@ -2,7 +2,6 @@
 one line naming the problem, leave every input byte-identical, put nothing at any output path and leave
 no temporary file behind (beside the outputs or in TMPDIR)."""
 import hashlib
-import logging
 import os
 import shutil
 import tempfile
@@ -166,7 +165,7 @@ CASES = [
 
 
 @pytest.mark.parametrize("name,argv,code,message", CASES, ids=[c[0] for c in CASES])
-def test_hostile_case(assets, tmp_path, monkeypatch, capsys, name, argv, code, message):
+def test_hostile_case(assets, tmp_path, monkeypatch, cli, name, argv, code, message):
     work = tmp_path / "w"
     shutil.copytree(assets, work)
     tmpdir = tmp_path / "tmp"
@@ -174,14 +173,7 @@ def test_hostile_case(assets, tmp_path, monkeypatch, capsys, name, argv, code, m
     monkeypatch.setenv("TMPDIR", str(tmpdir))
     monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
     before = tree_state(work)
-    root = logging.getLogger()
-    saved = root.handlers[:]
-    root.handlers.clear()
-    try:
-        rc = main(argv.format(d=work).split())
-    finally:
-        root.handlers[:] = saved
-    out, err = capsys.readouterr()
+    rc, out, err = cli(*argv.format(d=work).split())
     lines = err.strip().splitlines()
     assert rc == code, err
     assert len(lines) == 1, err  # one line naming the problem, no traceback
