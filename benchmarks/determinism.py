@@ -53,7 +53,7 @@ def digest(path: str) -> str:
 def encode_once(src: str, out: str, codec: str, roi: str) -> str:
     from semcodec.pipeline import EncodeSettings, encode
 
-    encode(src, out, EncodeSettings(codec=codec, roi=roi, crf=None, progress=False))
+    encode(src, out, EncodeSettings(codec=codec, roi=roi, crf=None))
     return digest(out)
 
 

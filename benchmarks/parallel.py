@@ -143,7 +143,7 @@ def main() -> int:
         have_ray = not args.no_ray
     except ImportError:
         have_ray = False
-    settings = EncodeSettings(codec="libx264", crf=args.crf, preset=args.preset, progress=False)
+    settings = EncodeSettings(codec="libx264", crf=args.crf, preset=args.preset)
     rows = []
     for key in args.clips.split(","):
         name, ext = CLIPS[key]

@@ -30,7 +30,7 @@ from semcodec.bench.measure import measure  # noqa: E402
 from semcodec.encoding.codecs import X264_ASM  # noqa: E402
 from semcodec.io.writer import write_json, write_text  # noqa: E402
 from semcodec.metrics.quality import _ffmpeg_with_libvmaf  # noqa: E402
-from semcodec.pipeline import EncodeSettings, encode  # noqa: E402
+from semcodec.pipeline import EncodeSettings, Execution, encode  # noqa: E402
 
 VIDEOS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "videos")
 OUT = os.path.join(HERE, "results")
@@ -72,8 +72,8 @@ def ffmpeg_encode(src: str, out: str, codec: str, rc: dict, tmp: str, same_optio
 
 def semcodec_encode(src: str, out: str, codec: str, rc: dict) -> None:
     s = EncodeSettings(codec=codec, preset=PRESET, roi="off", crf=rc.get("crf"), bitrate=rc.get("bitrate"),
-                       two_pass="bitrate" in rc, audio=False, progress=False)
-    encode(src, out, s)
+                       two_pass="bitrate" in rc)
+    encode(src, out, s, execution=Execution(audio=False))
 
 
 def score(src: str, out: str) -> dict:

@@ -54,7 +54,7 @@ def run(codec: str, modes: list[str], clips: list[str], strength: float, preset:
                 t0 = time.perf_counter()
                 report = encode(src, out, EncodeSettings(
                     codec=codec, bitrate=rates[codec], two_pass=True, preset=preset, roi=roi.replace("+", ","),
-                    roi_strength=float(s) if s else strength, progress=False))
+                    roi_strength=float(s) if s else strength))
                 seconds = time.perf_counter() - t0
                 q = compare(src, out, masks=faces.mask, vmaf=True).summary()
                 entry["modes"][mode] = {

@@ -130,7 +130,7 @@ def run_clip(path: str, seconds: float, work: str) -> dict:
                                       "captions": [s["caption"] for s in rep["per_shot"]][:3]})
     for codec, crf in (("libx264", 45), ("libx264", 51), ("libx265", 51)):
         out = os.path.join(work, f"{codec}_{crf}.mp4")
-        rep = encode(ref, out, EncodeSettings(codec=codec, crf=crf, roi="off", progress=False))
+        rep = encode(ref, out, EncodeSettings(codec=codec, crf=crf, roi="off"))
         add(f"{codec.replace('lib', '')} CRF {crf}", rep["output"]["video_bytes"], out,
             {"file_bytes": rep["output"]["bytes"]})
     row["seconds"] = round(time.perf_counter() - t0, 1)

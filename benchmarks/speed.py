@@ -39,7 +39,7 @@ def _asm_cost(args) -> dict:
                     codecs.X264_ASM = asm
                     t0 = time.perf_counter()
                     encode(args.clip, os.path.join(tmp, "o.mp4"), EncodeSettings(
-                        codec=args.codec, crf=args.crf, preset=args.preset, roi="off", progress=False))
+                        codec=args.codec, crf=args.crf, preset=args.preset, roi="off"))
                     times[name].append(time.perf_counter() - t0)
     finally:
         codecs.X264_ASM = saved
@@ -66,7 +66,7 @@ def main() -> int:
             for mode in ("off", "auto"):
                 t0 = time.perf_counter()
                 reports[mode] = encode(args.clip, os.path.join(tmp, f"{mode}.mp4"), EncodeSettings(
-                    codec=args.codec, crf=args.crf, preset=args.preset, roi=mode, progress=False))
+                    codec=args.codec, crf=args.crf, preset=args.preset, roi=mode))
                 times[mode].append(time.perf_counter() - t0)
     best = {m: min(t) for m, t in times.items()}
     asm_cost = _asm_cost(args) if codecs.X264_ASM and args.codec == "libx264" else None

@@ -54,7 +54,7 @@ SWEEP = {"hgf": [2.0, 6.0]}  # --emotion-strength values tried besides the defau
 
 def _encode(src, out, bitrate, preset, **kw) -> dict:
     t0 = time.perf_counter()
-    rep = encode(src, out, EncodeSettings(bitrate=bitrate, two_pass=True, preset=preset, progress=False, **kw))
+    rep = encode(src, out, EncodeSettings(bitrate=bitrate, two_pass=True, preset=preset, **kw))
     rep["_seconds"] = time.perf_counter() - t0
     return rep
 

@@ -11,6 +11,7 @@ from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import write_json
 
 from .options import finite_float, positive_float
+from .progress import stderr_progress
 
 
 def register(sub) -> None:
@@ -61,15 +62,15 @@ def cmd_analyze(args) -> int:
 def _encode_for_plot(args):
     """`--plot` without `--encoded`: the library asks for an encode at a temporary path (which it removes
     afterwards); this makes it, text guided as `semcodec encode` would with the same text options."""
-    progress = not args.quiet and sys.stderr.isatty()
+    from semcodec.pipeline import EncodeSettings, Execution, encode
+
+    execution = Execution(progress=stderr_progress(args.quiet))
 
     def encode_to(out: str) -> dict:
-        from semcodec.pipeline import EncodeSettings, encode
-
         return encode(args.input, out, EncodeSettings(roi=args.roi, yolo_weights=args.yolo_weights,
                                                       subtitles=args.subtitles, prompt=args.prompt,
                                                       emotion_strength=args.emotion_strength,
-                                                      emotion_model=args.emotion_model, progress=progress))
+                                                      emotion_model=args.emotion_model), execution=execution)
 
     return encode_to
 

@@ -5,8 +5,10 @@ import argparse
 import os
 import sys
 
-from semcodec.encoding.codecs import CAPABILITIES
+from semcodec.encoding.codecs import CAPABILITIES, DEFAULT_CODEC
 from semcodec.io.outputs import Output, check_outputs
+
+from .progress import stderr_progress
 
 
 def register(sub) -> None:
@@ -24,7 +26,7 @@ def register(sub) -> None:
                "      --roi-mask benchmarks/face_boxes.json --out bench/ --resume",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="source clips")
-    p.add_argument("--codec", default="libx264", choices=list(CAPABILITIES))
+    p.add_argument("--codec", default=DEFAULT_CODEC, choices=list(CAPABILITIES))
     rate = p.add_mutually_exclusive_group(required=True)
     rate.add_argument("--crf", metavar="LIST", help="CRF values, e.g. 18,23,28,33")
     rate.add_argument("--bitrate", metavar="LIST", help="target bitrates, e.g. 100k,200k,400k,800k")
@@ -61,7 +63,7 @@ def cmd_bench(args) -> int:
     settings = BenchSettings(codec=args.codec, points=parse_points(kind, text), two_pass=args.two_pass,
                              preset=args.preset, modes=args.modes, roi_mask=args.roi_mask, metrics=args.metrics,
                              resume=args.resume, keep_encodes=args.keep_encodes, bd_method=args.bd_method,
-                             progress=not args.quiet and sys.stderr.isatty())
+                             progress=stderr_progress(args.quiet))
     # --out is a results folder that --resume continues: -n skips a finished one; replacing one is the
     # user's call (another --out, or delete it), never a side effect of -y
     out = Output("--out", args.out, kind="dir", owns=("results.json",))

@@ -5,13 +5,14 @@ import argparse
 import os
 import sys
 
-from semcodec.encoding.codecs import CAPABILITIES
+from semcodec.encoding.codecs import CAPABILITIES, DEFAULT_CODEC
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import STDOUT, write_json
 
 # parse_bitrate is imported here too, so cli.encode.parse_bitrate stays importable
 from .options import finite_float, parse_bitrate, positive_float, positive_int
+from .progress import stderr_progress
 
 
 def register(sub) -> None:
@@ -28,7 +29,7 @@ def register(sub) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter)
     enc.add_argument("input", help="input video (anything FFmpeg reads), or a folder: batch, every video in it")
     enc.add_argument("-o", "--output", required=True, help="output file: .mp4, .mov or .mkv (a folder in batch mode)")
-    enc.add_argument("--codec", default="libx264", choices=list(CAPABILITIES),
+    enc.add_argument("--codec", default=DEFAULT_CODEC, choices=list(CAPABILITIES),
                      help="encoder (default libx264). libsvtav1 ignores block maps: it is encoded plain")
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--crf", type=finite_float(), help="constant quality (default: 23 x264, 28 x265, 34 vp9, 35 av1)")
@@ -159,15 +160,14 @@ def _emit(args, report: dict) -> None:
 
 def cmd_encode(args) -> int:
     from semcodec import encode
-    from semcodec.pipeline import EncodeSettings
+    from semcodec.pipeline import EncodeSettings, Execution
 
     settings = EncodeSettings(codec=args.codec, crf=args.crf, bitrate=args.bitrate, two_pass=args.two_pass,
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,
                               save_maps=args.save_maps, yolo_weights=args.yolo_weights, shots=args.shots,
                               keyframes_from=args.keyframes_from, subtitles=args.subtitles, prompt=args.prompt,
-                              emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
-                              encoder_threads=args.threads,
-                              progress=not args.quiet and sys.stderr.isatty())
+                              emotion_strength=args.emotion_strength, emotion_model=args.emotion_model)
+    execution = Execution(threads=args.threads, progress=stderr_progress(args.quiet))
     if args.report == STDOUT and args.json:
         raise UsageError("--report - and --json both write the report to stdout: use one")
     outputs = _outputs(args)
@@ -175,9 +175,9 @@ def cmd_encode(args) -> int:
     check_outputs(_inputs(args), outputs, overwrite="overwrite" if batch else args.overwrite)
     if batch or _parallel_wanted(args):
         with all_or_nothing(outputs):
-            return _cmd_parallel(args, settings)
+            return _cmd_parallel(args, settings, execution)
     with all_or_nothing(outputs):
-        report = encode(args.input, args.output, settings)
+        report = encode(args.input, args.output, settings, execution)
         _emit(args, report)
     if not args.json and not args.quiet:
         print(_summary(report), file=sys.stderr)
@@ -189,7 +189,7 @@ def _parallel_wanted(args) -> bool:
     return any(getattr(args, k, None) is not None for k in keys) or bool(getattr(args, "fresh_process", False))
 
 
-def _cmd_parallel(args, settings) -> int:
+def _cmd_parallel(args, settings, execution) -> int:
     """Chunked encode (--workers/--ray/...) of one file, or the batch form INPUT_DIR/ -o OUTDIR/."""
     from semcodec.parallel import ParallelOptions, encode_batch, encode_parallel
 
@@ -211,14 +211,14 @@ def _cmd_parallel(args, settings) -> int:
                     else row["error"]), file=sys.stderr)
 
         res = encode_batch(args.input, args.output, settings, opts, parallel=_parallel_wanted(args), on_result=show,
-                           overwrite=args.overwrite)
+                           overwrite=args.overwrite, execution=execution)
         _emit(args, res)
         n, bad, skipped = len(res["results"]), res["failed"], res["skipped"]
         print(f"semcodec: {n - len(bad) - len(skipped)} of {n} videos encoded"
               + (f", {len(skipped)} skipped (output exists, -n)" if skipped else "")
               + (f"; failed: {', '.join(bad)}" if bad else ""), file=sys.stderr)
         return 1 if bad else 0
-    report = encode_parallel(args.input, args.output, settings, opts)
+    report = encode_parallel(args.input, args.output, settings, opts, progress=execution.progress)
     _emit(args, report)
     if not args.json and not args.quiet:
         par = report["parallel"]

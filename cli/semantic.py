@@ -9,6 +9,7 @@ from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import write_json
 
 from .options import finite_float, int_range, positive_int
+from .progress import stderr_progress
 
 
 def register(sub) -> None:
@@ -77,7 +78,7 @@ def cmd_encode(args) -> int:
                               guide_codec=args.guide_codec, guide_quality=args.guide_quality,
                               guide_every=args.guide_every, hybrid_threshold=args.hybrid_threshold,
                               fallback_crf=args.fallback_crf, yolo_weights=args.yolo_weights,
-                              progress=not args.quiet and sys.stderr.isatty())
+                              progress=stderr_progress(args.quiet))
         if args.json:
             write_json(args.json, rep)
     if not args.quiet:
@@ -100,7 +101,7 @@ def cmd_decode(args) -> int:
     check_outputs([args.input], [Output("-o", args.output, stream_ok=False)], overwrite=args.overwrite)
     rep = decode_semantic(args.input, args.output, generator=args.generator, seed=args.seed, steps=args.steps,
                           generator_mode=args.generator_mode, strength=args.strength, gen_size=args.gen_size,
-                          crf=args.crf, max_frames=args.max_frames, progress=not args.quiet and sys.stderr.isatty())
+                          crf=args.crf, max_frames=args.max_frames, progress=stderr_progress(args.quiet))
     if not args.quiet:
         print(f"{rep['output']}: {rep['frames']} frames, {rep['width']}x{rep['height']} at {rep['fps']} fps, "
               f"{rep['duration_s']} s, generator {rep['generator']} ({rep['seconds']} s)", file=sys.stderr)

@@ -9,6 +9,7 @@ from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import is_stream, write_json
 
 from .options import positive_float, positive_int
+from .progress import stderr_progress
 
 
 def register(sub) -> None:
@@ -64,7 +65,7 @@ def _run(args, outputs) -> int:
     result, keyframes = tag_video(args.input, max_keyframes=args.max_keyframes, sample_fps=args.sample_fps,
                                   clip_model=args.clip_model, words=[args.title or "", args.description or ""],
                                   subtitles=args.subtitles,
-                                  progress=not args.quiet and sys.stderr.isatty())
+                                  progress=stderr_progress(args.quiet))
     if args.contact_sheet:
         shot_of = {k["frame"]: k["shot"] for k in result["keyframes"]}
         labels = [f"shot {shot_of[k.index] + 1}: {result['shots'][shot_of[k.index]]['scene']['class']}"

@@ -41,13 +41,18 @@ class MapsVideoWriter:
             self._out.mux(p)
 
     def close(self, ok: bool = True) -> None:
-        """Finish the video; with ok=False (the encode failed) discard it instead."""
+        """Finish the video; with ok=False (the encode failed), or when finishing fails (a full disk), discard
+        it instead: nothing half-written stays at the path."""
         try:
-            if ok:
-                for p in self._stream.encode(None):
-                    self._out.mux(p)
-        finally:
-            self._out.close()
+            try:
+                if ok:
+                    for p in self._stream.encode(None):
+                        self._out.mux(p)
+            finally:
+                self._out.close()
+        except BaseException as exc:
+            self._ctx.__exit__(type(exc), exc, exc.__traceback__)
+            raise
         if ok:
             self._ctx.__exit__(None, None, None)
         else:

@@ -25,7 +25,7 @@ from semcodec.parallel.runner import WORKER_TMP, _write_chunk, default_work_dir
 from semcodec.pipeline import EncodeSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FAST = dict(preset="veryfast", progress=False)
+FAST = dict(preset="veryfast")
 CHUNKS = ["--workers", "2", "--chunk-min-s", "0.4", "--chunk-max-s", "1", "--preset", "veryfast", "-q"]
 BAD_STDERR = ("Traceback", "Thread-", "leaked", "resource_tracker")
 
@@ -170,7 +170,7 @@ def test_second_bench_on_the_same_results_folder_is_refused(clip, tmp_path):
     out = tmp_path / "bench"
     out.mkdir()
     (out / "results.json").write_text('{"keep": "me"}')
-    s = BenchSettings(points=parse_points("crf", "30"), modes="baseline", metrics="psnr", resume=True, progress=False)
+    s = BenchSettings(points=parse_points("crf", "30"), modes="baseline", metrics="psnr", resume=True)
     with held_elsewhere(out) as pid:
         with pytest.raises(SemcodecError, match=f"^results folder {out} is already in use by PID {pid}$"):
             run_bench([clip], str(out), s)

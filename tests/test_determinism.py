@@ -33,10 +33,10 @@ def test_same_bytes_in_one_process_and_across_processes(clip176, tmp_path, codec
     outs = []
     for i in range(4):
         out = tmp_path / f"{i}.mp4"
-        encode(str(clip176), str(out), EncodeSettings(codec=codec, roi=roi, progress=False))
+        encode(str(clip176), str(out), EncodeSettings(codec=codec, roi=roi))
         outs.append(_digest(out))
     code = ("import sys; from semcodec.pipeline import EncodeSettings, encode; "
-            f"encode(sys.argv[1], sys.argv[2], EncodeSettings(codec={codec!r}, roi={roi!r}, progress=False))")
+            f"encode(sys.argv[1], sys.argv[2], EncodeSettings(codec={codec!r}, roi={roi!r}))")
     for i in range(2):
         out = tmp_path / f"p{i}.mp4"
         subprocess.run([sys.executable, "-c", code, str(clip176), str(out)], check=True, timeout=120)

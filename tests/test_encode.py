@@ -13,7 +13,7 @@ from semcodec.pipeline import EncodeSettings, encode
 
 
 def run(src, out, **kw) -> dict:
-    return encode(str(src), str(out), EncodeSettings(progress=False, **kw))
+    return encode(str(src), str(out), EncodeSettings(**kw))
 
 
 def frame_count(path) -> int:
@@ -406,6 +406,6 @@ def test_source_keyframes_are_not_copied(tmp_path):
     src = make_clip(tmp_path / "intra.avi", frames=20, codec="mjpeg", pix_fmt="yuvj420p")
     for roi in ("off", "auto"):
         out = tmp_path / f"{roi}.mp4"
-        encode(src, str(out), EncodeSettings(progress=False, roi=roi))
+        encode(src, str(out), EncodeSettings(roi=roi))
         with av.open(str(out)) as c:
             assert [i for i, f in enumerate(c.decode(video=0)) if f.key_frame] == [0]

@@ -114,7 +114,7 @@ def test_objects_in_an_encode(tmp_path):
 
     path = tiny_yolo(tmp_path / "tiny.onnx", [(32, 32, 24, 24, 0, 0.9)], ["person"])
     src = make_clip(tmp_path / "in.mp4", frames=12)
-    report = encode(src, str(tmp_path / "out.mp4"), EncodeSettings(roi="objects", yolo_weights=path, progress=False))
+    report = encode(src, str(tmp_path / "out.mp4"), EncodeSettings(roi="objects", yolo_weights=path))
     obj = report["roi"]["analyzers"][0]
     assert obj["name"] == "objects" and obj["available"] and obj["runs"] == 2
     assert report["roi"]["offset_qp_min"] < 0

@@ -16,7 +16,7 @@ from semcodec.parallel.index import scan
 from semcodec.parallel.runner import Interrupted
 from semcodec.pipeline import EncodeSettings
 
-FAST = dict(preset="veryfast", progress=False)
+FAST = dict(preset="veryfast")
 
 
 def _frames_and_keys(path):

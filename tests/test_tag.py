@@ -83,12 +83,12 @@ def _keyframes(path):
 
 
 def test_encode_puts_idr_at_cuts(cut_clip, tmp_path):
-    report = encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False))
+    report = encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings())
     assert report["shots"]["keyframes_at"] == [20]
     assert _keyframes(tmp_path / "o.mp4") == [0, 20]
-    plain = encode(cut_clip, str(tmp_path / "p.mp4"), EncodeSettings(progress=False, roi="off"))
+    plain = encode(cut_clip, str(tmp_path / "p.mp4"), EncodeSettings(roi="off"))
     assert plain["shots"]["method"] == "off" and plain["shots"]["keyframes_at"] == []
-    two = encode(cut_clip, str(tmp_path / "t.mp4"), EncodeSettings(progress=False, bitrate=200_000, two_pass=True))
+    two = encode(cut_clip, str(tmp_path / "t.mp4"), EncodeSettings(bitrate=200_000, two_pass=True))
     assert _keyframes(tmp_path / "t.mp4") == [0, 20] and two["shots"]["keyframes_at"] == [20]
 
 
@@ -96,7 +96,7 @@ def test_encode_from_tag_file_records_decisions(cut_clip, tmp_path):
     result, _ = tag_video(cut_clip)
     tags = tmp_path / "tags.json"
     tags.write_text(json.dumps(result))
-    report = encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, keyframes_from=str(tags)))
+    report = encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(keyframes_from=str(tags)))
     plan = report["shots"]["plan"]
     assert [d["shot"] for d in plan if "shot" in d] == [0, 1]
     assert all("why" in d for d in plan)
@@ -127,10 +127,10 @@ def test_bad_tag_file(cut_clip, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     with pytest.raises(SemcodecError, match="not valid JSON"):
-        encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, keyframes_from=str(bad)))
+        encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(keyframes_from=str(bad)))
     assert not (tmp_path / "o.mp4").exists()
     with pytest.raises(SemcodecError, match="roi off"):
-        encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(progress=False, roi="off", keyframes_from=str(bad)))
+        encode(cut_clip, str(tmp_path / "o.mp4"), EncodeSettings(roi="off", keyframes_from=str(bad)))
     np.testing.assert_equal(os.listdir(tmp_path), ["bad.json"])
 
 
@@ -146,7 +146,7 @@ def test_corrupt_packets_mid_file_are_skipped_with_a_warning(tmp_path, capsys):
     assert rc == 0 and "corrupt video packet" in err
     result = json.loads((tmp_path / "t.json").read_text())
     assert result["decode"]["corrupt_packets_skipped"] >= 1 and result["warnings"]
-    report = encode(str(bad), str(tmp_path / "o.mp4"), EncodeSettings(progress=False))
+    report = encode(str(bad), str(tmp_path / "o.mp4"), EncodeSettings())
     assert any("corrupt" in w for w in report["warnings"])
 
 

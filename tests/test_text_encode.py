@@ -30,7 +30,7 @@ def clip(tmp_path_factory):
 
 
 def run(src, out, **kw):
-    return encode(str(src), str(out), EncodeSettings(progress=False, shots="off", **kw))
+    return encode(str(src), str(out), EncodeSettings(shots="off", **kw))
 
 
 def groups(path):

@@ -155,7 +155,7 @@ def test_other_options_refused_up_front(cli, folder, argv, words):
     (dict(emotion_strength=float("inf")), "--emotion-strength"),
 ])
 def test_library_validate_raises_usage_error(folder, kw, match):
-    settings = EncodeSettings(progress=False, **kw)
+    settings = EncodeSettings(**kw)
     with pytest.raises(UsageError, match=match):
         settings.validate()
     with pytest.raises(UsageError, match=match):  # encode() checks before it looks at any file
@@ -183,7 +183,7 @@ def test_every_real_preset_and_crf_bound_is_accepted():
 def test_bench_library_checks_every_point_before_encoding(folder):
     from semcodec.bench import BenchSettings, parse_points, run_bench
 
-    s = BenchSettings(points=parse_points("crf", "23,60"), metrics="psnr", progress=False)
+    s = BenchSettings(points=parse_points("crf", "23,60"), metrics="psnr")
     with pytest.raises(UsageError, match="--crf 60"):
         run_bench([str(folder / "good.mp4")], str(folder / "bench"), s)
     assert not (folder / "bench").exists()
@@ -444,7 +444,7 @@ def test_short_truncated_mkv_no_longer_encodes_part_silently(tmp_path):
     data = open(src, "rb").read()
     (tmp_path / "cut.mkv").write_bytes(data[: int(len(data) * 0.5)])
     with pytest.raises(SemcodecError, match=r"input is truncated: \d+ video frames decoded"):
-        encode(str(tmp_path / "cut.mkv"), str(tmp_path / "out.mp4"), EncodeSettings(progress=False))
+        encode(str(tmp_path / "cut.mkv"), str(tmp_path / "out.mp4"), EncodeSettings())
     assert not (tmp_path / "out.mp4").exists()
 
 

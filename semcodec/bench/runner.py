@@ -18,8 +18,6 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from tqdm import tqdm
-
 from semcodec import __version__
 from semcodec.bench import results
 from semcodec.bench.bd import METHODS
@@ -31,6 +29,8 @@ from semcodec.errors import SemcodecError
 from semcodec.io import lock
 from semcodec.io.reader import probe
 from semcodec.pipeline import EncodeSettings, encode
+from semcodec.progress import Progress
+from semcodec.progress import bar as progress_bar
 
 
 @dataclass
@@ -46,7 +46,7 @@ class BenchSettings:
     resume: bool = False
     keep_encodes: bool = False
     bd_method: str = "pchip"
-    progress: bool = True
+    progress: Progress | None = None  # the front end's bars; None: silent
 
 
 @dataclass
@@ -145,7 +145,7 @@ def _run_point(clip: _Clip, mode: Mode, point: RatePoint, s: BenchSettings, metr
     try:
         report = encode(clip.path, out_path, EncodeSettings(
             codec=s.codec, two_pass=s.two_pass, preset=mode.preset or s.preset, roi=mode.roi,
-            roi_strength=mode.strength, progress=False, **point.settings()))
+            roi_strength=mode.strength, **point.settings()))
         scores = measure(clip.path, out_path, metrics, clip.mask, clip.info.average_rate)
     except SemcodecError as err:  # say which point failed; the finished ones are already saved
         raise SemcodecError(f"{clip.name}, mode {mode.name}, {point.label}: {err}") from None
@@ -198,7 +198,7 @@ def _run_locked(out_dir: str, s: BenchSettings, modes: list[Mode], metrics: list
         "bd": [],
     }
     jobs = [(c, p, m) for c in clips for p in c.points for m in modes]
-    bar = tqdm(total=len(jobs), unit="point", disable=not s.progress, desc="bench")
+    bar = progress_bar(s.progress, "bench", len(jobs), unit="point")
     keep_dir = os.path.join(out_dir, "encodes") if s.keep_encodes else None
     try:
         with tempfile.TemporaryDirectory(prefix="semcodec-bench-") as tmp:
@@ -208,7 +208,6 @@ def _run_locked(out_dir: str, s: BenchSettings, modes: list[Mode], metrics: list
                     entry = old[key]
                     doc["run"]["reused"] += 1
                 else:
-                    bar.set_postfix_str(f"{clip.name} {mode.name} {point.label}")
                     folder = os.path.join(keep_dir, _slug(os.path.splitext(clip.name)[0])) if keep_dir else tmp
                     os.makedirs(folder, exist_ok=True)
                     out_path = os.path.join(folder, f"{_slug(mode.name)}_{point.label}.mp4")

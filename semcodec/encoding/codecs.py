@@ -13,6 +13,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Literal
 
 import av
 import numpy as np
@@ -22,39 +23,67 @@ from semcodec.errors import SemcodecError, UsageError
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr unless told otherwise
 
 
+Codec = Literal["libx264", "libx265", "libvpx-vp9", "libsvtav1"]
+DEFAULT_CODEC: Codec = "libx264"
+X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+
+
 @dataclass(frozen=True)
 class CodecCaps:
-    name: str
+    """What one encoder can do, and how FFmpeg wants to be told; code asks these fields, never the name."""
+
+    name: Codec
     roi: bool
     block: int
     qp_range_8bit: float  # QP units that qoffset = 1.0 stands for
     max_levels: int | None  # distinct non-zero offsets the encoder keeps
     two_pass: bool
     default_preset: str
+    crf_range: tuple[int, int]
+    whole_crf: bool = False  # an integer option in FFmpeg: 30.5 would be cut to 30 silently
+    presets: tuple[str, ...] = ()  # named presets; empty: a numeric range
+    preset_range: tuple[int, int] = (0, 0)
+    preset_option: str = "preset"  # libvpx-vp9 takes its speed as cpu-used
+    params_option: str | None = None  # x264-params / x265-params
+    qp_per_extra_bit: float = 0.0  # x26x: the QP scale grows by 6 per bit above 8
+    forced_idr: bool = False  # takes forced-idr=1 (a frame marked I becomes an IDR)
+    no_aq_presets: tuple[str, ...] = ()  # presets that switch AQ off, and with it the map
+    aq_in_params: bool = False  # AQ is set in params_option, not as an FFmpeg option
+    pass_in_flags: bool = False  # two-pass from AVCodecContext flags (x264), else pass=N in params (x265)
+    quiet_params: tuple[str, ...] = ()  # params that silence the encoder's own logging
+    map_params: tuple[str, ...] = ()  # params only an attached map needs
+    asm_param: bool = False  # takes asm=LIST: x264, whose AVX-512 mbtree code is not deterministic (below)
     roi_options: dict = field(default_factory=dict)  # options the map needs, also used with --roi off
     note: str = ""
 
     def qp_range(self, bit_depth: int) -> float:
-        if self.name in ("libx264", "libx265"):
-            return self.qp_range_8bit + 6 * (bit_depth - 8)
-        return self.qp_range_8bit
+        return self.qp_range_8bit + self.qp_per_extra_bit * (bit_depth - 8)
 
 
-CAPABILITIES = {
-    "libx264": CodecCaps("libx264", True, 16, 51, None, True, "medium",
-                         note="per-16x16 QP offsets; needs aq-mode != 0 (default 1)"),
-    "libx265": CodecCaps("libx265", True, 16, 51, None, True, "medium",
-                         note="per-16x16 QP offsets; needs aq-mode != 0 (default 2)"),
-    "libvpx-vp9": CodecCaps("libvpx-vp9", True, 8, 63 / 4, 7, False, "6",
+_X26X = dict(qp_range_8bit=51, max_levels=None, two_pass=True, default_preset="medium", crf_range=(0, 51),
+             presets=X26X_PRESETS, qp_per_extra_bit=6, forced_idr=True)
+CAPABILITIES: dict[str, CodecCaps] = {
+    "libx264": CodecCaps("libx264", True, 16, params_option="x264-params", no_aq_presets=("ultrafast",),
+                         pass_in_flags=True, asm_param=True,
+                         note="per-16x16 QP offsets; needs aq-mode != 0 (default 1)", **_X26X),
+    "libx265": CodecCaps("libx265", True, 16, params_option="x265-params", no_aq_presets=("ultrafast", "superfast"),
+                         aq_in_params=True, quiet_params=("log-level=error",),
+                         # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32
+                         # by default), which blurs a face-sized map; qg-size=16 keeps it. Only with a map: on
+                         # its own it costs 0.4-0.6 VMAF at equal size against stock x265 (results/parity.md)
+                         map_params=("qg-size=16",),
+                         note="per-16x16 QP offsets; needs aq-mode != 0 (default 2)", **_X26X),
+    "libvpx-vp9": CodecCaps("libvpx-vp9", True, 8, 63 / 4, 7, False, "6", crf_range=(0, 63), whole_crf=True,
+                            preset_range=(5, 8), preset_option="cpu-used",
                             roi_options={"deadline": "realtime", "aq-mode": "0", "lag-in-frames": "0",
                                          "row-mt": "1"},
                             note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5)"),
-    "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8",
+    "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8", crf_range=(0, 63), whole_crf=True,
+                           preset_range=(0, 13),
                            note="libsvtav1 ignores ROI side data: encoded without a block map"),
 }
 
-
-NO_AQ_PRESETS = {"libx264": ("ultrafast",), "libx265": ("ultrafast", "superfast")}
 
 # x264's AVX-512 mbtree-propagate code reads uninitialised heap memory when the width in macroblocks is not
 # a multiple of 8 (160, 176, 320, 400 px...), so identical encodes differ run to run (../shared/FACTS.md).
@@ -86,7 +115,7 @@ X264_ASM = _x264_asm()
 def pass_flags(caps: CodecCaps, pass_no: int) -> int:
     """AVCodecContext flags for pass `pass_no` of a two-pass encode (0: one pass). libx264 takes its pass
     from these, as from `ffmpeg -pass N`; libx265's comes in x265-params, as users pass it to ffmpeg."""
-    if caps.name != "libx264" or not pass_no:
+    if not caps.pass_in_flags or not pass_no:
         return 0
     from av.codec.context import Flags
 
@@ -111,20 +140,15 @@ def caps_for(codec: str) -> CodecCaps:
 
 # What each encoder really takes. FFmpeg's own option ranges are wider or absent: libx264 clamps --crf 99 to
 # 51 without a word, and a bad value elsewhere fails in avcodec_open2 with errno text that names no option.
-X26X_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
-                "placebo")
-CRF_RANGE = {"libx264": (0, 51), "libx265": (0, 51), "libvpx-vp9": (0, 63), "libsvtav1": (0, 63)}
-WHOLE_CRF = {"libvpx-vp9", "libsvtav1"}  # integer options in FFmpeg: 30.5 would be cut to 30 silently
-VP9_CPU_USED = (5, 8)  # ROI maps need realtime mode, cpu-used >= 5 (the same options are used with --roi off)
-SVTAV1_PRESETS = (0, 13)
 MIN_BITRATE = 1000  # bits per second; '--bitrate 1' is a missing 'k', not a request for 1 b/s
 
 
 def check_crf(codec: str, crf: float) -> None:
-    lo, hi = CRF_RANGE[caps_for(codec).name]
+    caps = caps_for(codec)
+    lo, hi = caps.crf_range
     if not math.isfinite(crf) or not lo <= crf <= hi:
         raise UsageError(f"--crf {crf:g} is out of range for {codec} ({lo}-{hi})")
-    if codec in WHOLE_CRF and crf != int(crf):
+    if caps.whole_crf and crf != int(crf):
         raise UsageError(f"--crf {crf:g}: {codec} takes a whole number ({lo}-{hi})")
 
 
@@ -137,17 +161,17 @@ def check_preset(codec: str, preset: str | None) -> None:
     """Refuse a preset the encoder does not have (None: the codec's default)."""
     if preset is None:
         return
-    name = caps_for(codec).name
+    caps = caps_for(codec)
     text = str(preset)
-    if name in ("libx264", "libx265"):
-        if text not in X26X_PRESETS:
-            raise UsageError(f"--preset {text} is not a {name} preset (choose from {', '.join(X26X_PRESETS)})")
+    if caps.presets:
+        if text not in caps.presets:
+            raise UsageError(f"--preset {text} is not a {codec} preset (choose from {', '.join(caps.presets)})")
         return
-    lo, hi = VP9_CPU_USED if name == "libvpx-vp9" else SVTAV1_PRESETS
+    lo, hi = caps.preset_range
     value = _whole(text)
     if value is None or not lo <= value <= hi:
-        what = ("libvpx-vp9 preset is cpu-used 5..8 (ROI maps need realtime mode, cpu-used >= 5)"
-                if name == "libvpx-vp9" else f"libsvtav1 presets are {lo}..{hi} (0 slowest)")
+        what = (f"{codec} preset is cpu-used {lo}..{hi} (ROI maps need realtime mode, cpu-used >= {lo})"
+                if caps.preset_option == "cpu-used" else f"{codec} presets are {lo}..{hi} (0 slowest)")
         raise UsageError(f"--preset {text}: {what}")
 
 
@@ -179,43 +203,33 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
     land (x265 qg-size=16, AQ on for presets that turn it off). `tune` and `forced_keyframes` come
     only from shot-aware decisions."""
     preset = str(preset or caps.default_preset)
+    check_preset(caps.name, preset)
     opts: dict = dict(caps.roi_options)
+    opts[caps.preset_option] = preset
     bit_rate = 0
-    if caps.name == "libvpx-vp9":
-        cpu_used = int(preset) if preset.lstrip("-").isdigit() else 6
-        if not 5 <= cpu_used <= 8:
-            raise UsageError("libvpx-vp9 preset is cpu-used 5..8 (ROI maps need realtime mode, cpu-used >= 5)")
-        opts["cpu-used"] = str(cpu_used)
-    else:
-        opts["preset"] = preset
     if rc.bitrate:
         bit_rate = int(rc.bitrate)
     else:
         opts["crf"] = f"{rc.crf:g}"
     if tune:
         opts["tune"] = tune
-    if forced_keyframes and caps.name in ("libx264", "libx265"):
+    if forced_keyframes and caps.forced_idr:
         opts["forced-idr"] = "1"  # a frame marked I becomes an IDR: a clean random-access point at the cut
-    params = []
-    if with_map and preset in NO_AQ_PRESETS.get(caps.name, ()):
-        # these presets switch AQ off, and with it the encoder drops the map: AQ on when a map is attached
-        if caps.name == "libx264":
-            opts["aq-mode"] = "1"
-        else:
-            params.append("aq-mode=1")
-    if caps.name == "libx264" and X264_ASM:
+    params = list(caps.quiet_params)
+    if with_map:
+        params += caps.map_params
+        if preset in caps.no_aq_presets:
+            # these presets switch AQ off, and with it the encoder drops the map: AQ on when a map is attached
+            if caps.aq_in_params:
+                params.append("aq-mode=1")
+            else:
+                opts["aq-mode"] = "1"
+    if caps.asm_param and X264_ASM:
         params.append(f"asm={X264_ASM}")
-    if caps.name == "libx265":
-        params.append("log-level=error")
-        if with_map:
-            # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32 by
-            # default), which blurs a face-sized map; qg-size=16 keeps it. Only with a map: on its own
-            # it costs 0.4-0.6 VMAF at equal size against stock x265 (benchmarks/results/parity.md)
-            params.append("qg-size=16")
     if pass_no:
         if not caps.two_pass:
             raise UsageError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
-        if caps.name == "libx264":
+        if caps.pass_in_flags:
             # as `ffmpeg -pass N -passlogfile F` does it (the pass comes from the codec flags, pass_flags),
             # but with x264's full first pass (`-fastfirstpass 0`), in both modes: the fast one (no trellis,
             # 8x8 transform or sub-partitions) lands wide of the target and misjudges what a map costs.
@@ -224,8 +238,8 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
             opts["fastfirstpass"] = "0"
         else:
             params += [f"pass={pass_no}", f"stats={stats_path}"]
-    if params:
-        opts[f"{caps.name[3:]}-params"] = ":".join(params)
+    if params and caps.params_option:
+        opts[caps.params_option] = ":".join(params)
     return opts, bit_rate
 
 

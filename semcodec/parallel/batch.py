@@ -23,11 +23,13 @@ def output_name(input_path: str) -> str:
 
 
 def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool = True, on_result=None,
-                 overwrite: str = "overwrite") -> dict:
+                 overwrite: str = "overwrite", execution=None) -> dict:
     """Encode every video in `folder` into `out_dir`. Returns {'results': [...], 'failed': [...],
     'skipped': [...]}. `parallel`: chunked (encode_parallel with `opts`) or the single-piece encode().
-    `overwrite`: 'overwrite' an existing output, 'refuse' it (that video fails) or 'skip' it."""
+    `overwrite`: 'overwrite' an existing output, 'refuse' it (that video fails) or 'skip' it.
+    `execution`: a semcodec.pipeline.Execution (threads of a single-piece encode, progress bars)."""
     from semcodec.parallel.runner import ParallelOptions, check_options
+    from semcodec.pipeline import Execution
 
     settings.validate()  # a bad option is one usage error up front, not one failure per video
     if parallel:
@@ -43,11 +45,12 @@ def encode_batch(folder: str, out_dir: str, settings, opts=None, parallel: bool 
     # one batch per output folder: a second batch into it stops at once instead of racing the first one
     # video by video (each chunked video's own work folder is locked too)
     with lock.locked_folder(out_dir, "output folder"):
-        return _encode_each(videos, out_dir, settings, opts, parallel, on_result, overwrite)
+        return _encode_each(videos, out_dir, settings, opts, parallel, on_result, overwrite,
+                            execution or Execution())
 
 
 def _encode_each(videos: list[str], out_dir: str, settings, opts, parallel: bool, on_result,
-                 overwrite: str) -> dict:
+                 overwrite: str, execution) -> dict:
     import dataclasses
 
     from semcodec import encode
@@ -72,9 +75,9 @@ def _encode_each(videos: list[str], out_dir: str, settings, opts, parallel: bool
                 o = opts
                 if opts.work_dir:
                     o = dataclasses.replace(opts, work_dir=os.path.join(opts.work_dir, os.path.basename(path)))
-                rep = encode_parallel(path, out, settings, o)
+                rep = encode_parallel(path, out, settings, o, progress=execution.progress)
             else:
-                rep = encode(path, out, settings)
+                rep = encode(path, out, settings, execution)
             row = {"input": path, "output": out, "ok": True, "frames": rep["output"]["frames"],
                    "bytes": rep["output"]["bytes"], "seconds": round(time.perf_counter() - t0, 2)}
         except Exception as exc:  # noqa: BLE001 - one bad file must not stop the catalogue

@@ -11,7 +11,6 @@ import math
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -27,11 +26,14 @@ from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
 from semcodec.parallel.manifest import SCHEMA, Manifest
 from semcodec.parallel.worker import encode_chunk, encode_chunk_bytes, init_worker
+from semcodec.pipeline.report import Timings
+from semcodec.progress import Bar, Progress
+from semcodec.progress import bar as progress_bar
 
 log = logging.getLogger("semcodec")
 
-# settings that describe one chunk, not the job (excluded from the settings hash)
-_PER_CHUNK = ("start_frame", "end_frame", "seek_pts", "audio", "progress", "save_maps")
+# settings that do not reach the chunks (excluded from the settings hash): maps are refused in chunked mode
+_NOT_HASHED = ("save_maps",)
 
 
 @dataclass
@@ -57,7 +59,7 @@ class Interrupted(SemcodecError):
 
 
 def settings_hash(settings, opts: ParallelOptions) -> str:
-    d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _PER_CHUNK}
+    d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
              chunk_max_s=opts.chunk_max_s, semcodec=__version__)
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
@@ -140,7 +142,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
     ext = ".mkv" if settings.codec == "libvpx-vp9" else ".mp4"
     data = {
         "schema": SCHEMA, "semcodec": __version__, "input": sig, "settings_hash": shash,
-        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k not in _PER_CHUNK},
+        "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED},
         "chunking": {"min_s": opts.chunk_min_s, "max_s": opts.chunk_max_s,
                      "shots": [s.start_frame for s in shots], "planning_s": round(time.perf_counter() - t0, 3)},
         "index": {"time_base": str(index.time_base), "rate": str(index.rate), "pts": index.pts,
@@ -175,8 +177,15 @@ def check_options(opts: ParallelOptions) -> None:
         raise UsageError(f"--workers must be at least 1, not {opts.workers}")
 
 
-def encode_parallel(input_path: str, output_path: str, settings=None, opts: ParallelOptions | None = None) -> dict:
-    """Chunked encode of one file. Returns a report shaped like encode()'s, with a `parallel` section."""
+def encode_parallel(input_path: str, output_path: str, settings=None, opts: ParallelOptions | None = None,
+                    progress: Progress | None = None) -> dict:
+    """Chunked encode of one file.
+
+    Returns:
+        encode()'s report (an EncodeReport merged from the chunks' reports), with a `parallel` section.
+
+    Raises:
+        UsageError, SemcodecError: as encode(); Interrupted when `opts.max_chunks` stopped it early."""
     from semcodec.pipeline import EncodeSettings
 
     settings = settings or EncodeSettings()
@@ -190,7 +199,6 @@ def encode_parallel(input_path: str, output_path: str, settings=None, opts: Para
     if settings.keyframes_from:
         raise SemcodecError("--keyframes-from is not available with chunked encoding (--workers/--ray)")
     settings.rate_control()  # validate before any work
-    settings = dataclasses.replace(settings, encoder_threads=opts.threads_per_chunk)
     from semcodec.io.reader import probe
 
     info = probe(input_path)
@@ -198,11 +206,11 @@ def encode_parallel(input_path: str, output_path: str, settings=None, opts: Para
     work_dir = os.path.abspath(opts.work_dir or default_work_dir(output_path))
     # the whole job holds the work folder: a second run to the same output must neither share nor delete it
     with _locked_work_dir(work_dir, remove=not keep):
-        return _encode_in(work_dir, input_path, output_path, settings, opts, info, t_start)
+        return _encode_in(work_dir, input_path, output_path, settings, opts, info, t_start, progress)
 
 
 def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts: ParallelOptions, info,
-               t_start: float) -> dict:
+               t_start: float, progress: Progress | None) -> dict:
     """The job, with the work folder locked: resume or plan, encode the pending chunks, join."""
     _remove_temp_files(work_dir)  # what a killed earlier run left
     sig = input_signature(input_path)
@@ -215,7 +223,7 @@ def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts:
     else:
         for old in glob.glob(os.path.join(work_dir, "chunk_*")):
             os.unlink(old)
-        m = _new_manifest(work_dir, input_path, sig, shash, settings, opts, settings.progress)
+        m = _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress)
     index = _index_from(m)
     sdict = dataclasses.asdict(settings)
     pending = [c for c in m.chunks if c["state"] != "done"]
@@ -225,13 +233,15 @@ def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts:
     t_enc = time.perf_counter()
     backend = "ray" if opts.ray else "local"
     if pending:
-        if opts.ray:
-            _run_ray(input_path, m, pending, sdict, opts, results)
-        else:
-            _run_local(input_path, m, pending, sdict, opts, results)
+        bar = progress_bar(progress, "chunks", len(pending), unit="chunk")
+        try:
+            if opts.ray:
+                _run_ray(input_path, m, pending, sdict, opts, results, bar)
+            else:
+                _run_local(input_path, m, pending, sdict, opts, results, bar)
+        finally:
+            bar.close()
     encode_s = time.perf_counter() - t_enc
-    if pending and settings.progress:
-        print(file=sys.stderr)
     not_done = [c["index"] for c in m.chunks if c["state"] != "done"]
     if not_done:
         raise Interrupted(f"{len(not_done)} chunk(s) not encoded yet; run again to resume ({work_dir})")
@@ -240,26 +250,26 @@ def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts:
     if bad:
         m.save()
         raise SemcodecError(f"chunk(s) {bad} changed on disk after encoding; run again to redo them")
-    rotation = next((r["report"]["input"]["rotation"] for r in results.values()), None)
+    rotation = next((r["report"].input.rotation for r in results.values()), None)
     if rotation is None:
         rotation = m.data.get("rotation", 0)
     m.data["rotation"] = rotation
     t_join = time.perf_counter()
     js = join_chunks([m.chunk_path(c) for c in m.chunks], [c["start_frame"] for c in m.chunks], index,
-                     input_path, output_path, rotation=rotation, audio=settings.audio)
+                     input_path, output_path, rotation=rotation, audio=True)
     join_s = time.perf_counter() - t_join
     m.data["output"] = {"path": os.path.abspath(output_path), "sha256": sha256_file(output_path)}
     m.save()
-    report = _report(info, settings, opts, m, index, results, js, output_path, backend, resumed, kept, redone,
-                     time.perf_counter() - t_start, encode_s, join_s, work_dir)
-    return report
+    return _report(info, settings, opts, m, index, results, js, output_path, backend, (resumed, kept, redone),
+                   Timings(time.perf_counter() - t_start, encode_s=encode_s, join_s=join_s,
+                           planning_s=m.data["chunking"].get("planning_s")), work_dir)
 
 
 def _record(m: Manifest, c: dict, res: dict, results: dict) -> None:
     p = m.chunk_path(c)
     c.update(state="done", sha256=sha256_file(p), bytes=os.path.getsize(p), frames=res["frames"],
              seconds=res["seconds"], host=res["host"], video_bytes=res["video_bytes"])
-    m.data["rotation"] = res["report"]["input"]["rotation"]
+    m.data["rotation"] = res["report"].input.rotation
     results[c["index"]] = res
     m.save()
 
@@ -268,13 +278,7 @@ def _limit(pending: list, opts: ParallelOptions) -> list:
     return pending if opts.max_chunks is None else pending[:max(0, opts.max_chunks)]
 
 
-def _progress(m: Manifest, settings_progress: bool) -> None:
-    if settings_progress:
-        done = sum(c["state"] == "done" for c in m.chunks)
-        print(f"\rsemcodec: chunks {done}/{len(m.chunks)}", end="", file=sys.stderr, flush=True)
-
-
-def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results) -> None:
+def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results, bar: Bar) -> None:
     import multiprocessing
 
     todo = wanted = _limit(pending, opts)
@@ -291,13 +295,14 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
         futs: dict = {}
         try:
             with _ctrl_c_held():
-                futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c): c for c in todo}
+                futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c, opts.threads_per_chunk): c
+                        for c in todo}
             while futs:
                 done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
                 for f in done:
                     c = futs.pop(f)
                     _record(m, c, f.result(), results)
-                    _progress(m, sdict["progress"])
+                    bar.update(1)
             pool.shutdown(wait=True)
         except BrokenProcessPool:
             # a worker was killed (OOM killer, kill -9): finished chunks are safe in the manifest;
@@ -375,7 +380,7 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
         pool.shutdown(wait=not stuck, cancel_futures=True)
 
 
-def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results) -> None:
+def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results, bar: Bar) -> None:
     try:
         import ray
     except ImportError:
@@ -400,7 +405,7 @@ def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, res
                 res, data = ray.get(r)
                 _write_chunk(m.chunk_path(c), data)
                 _record(m, c, res, results)
-                _progress(m, sdict["progress"])
+                bar.update(1)
     except BaseException:
         for r in refs:
             with contextlib.suppress(Exception):
@@ -424,7 +429,7 @@ def _write_chunk(path: str, data: bytes) -> None:
 
 def _ray_chunk(input_path, ext, sdict, chunk, threads):
     init_worker_threads(threads)
-    return encode_chunk_bytes(input_path, ext, sdict, chunk)
+    return encode_chunk_bytes(input_path, ext, sdict, chunk, threads)
 
 
 def init_worker_threads(threads: int) -> None:
@@ -434,58 +439,31 @@ def init_worker_threads(threads: int) -> None:
         cv2.setNumThreads(max(1, threads))
 
 
-def _report(info, settings, opts, m, index, results, js, output_path, backend, resumed, kept, redone,
-            seconds, encode_s, join_s, work_dir) -> dict:
-    frames = js["frames"]
+def _report(info, settings, opts, m, index, results, js, output_path, backend, resume: tuple, timings: Timings,
+            work_dir) -> dict:
+    """The chunks' reports merged into one, with the join's output and the parallel section."""
+    from semcodec.pipeline.report import EncodeReport, OutputSummary
+
+    resumed, kept, redone = resume
     duration = index.seconds(0, index.frames) if index.frames else 0.0
-    size = js["bytes"]
-    first = next(iter(results.values()), None)
-    roi = (first or {}).get("report", {}).get("roi") or {"mode": settings.roi, "status": "resumed",
-                                                         "strength": settings.roi_strength}
-    if roi.get("analyzers"):  # runs summed over the chunks encoded in this run
-        roi = dict(roi)
-        runs: dict = {}
-        for r in results.values():
-            for a in (r["report"].get("roi") or {}).get("analyzers") or []:
-                runs[a["name"]] = runs.get(a["name"], 0) + (a.get("runs") or 0)
-        roi["analyzers"] = [{**a, "runs": runs.get(a["name"], a.get("runs"))} for a in roi["analyzers"]]
-    keyframes = sorted({c["start_frame"] for c in m.chunks} | {
-        c["start_frame"] + k for c in m.chunks for k in (results.get(c["index"], {}).get("report", {})
-                                                         .get("shots", {}).get("keyframes_at", []))})
+    output = OutputSummary(output_path, js["bytes"], js["video_bytes"], js["frames"], duration,
+                           info.width - info.width % 2, info.height - info.height % 2)
+    timings.fps = round(js["frames"] / timings.total_s, 2) if timings.total_s else None
     target = settings.bitrate
     video_kbps = js["video_bytes"] * 8 / duration / 1000 if duration else None
-    warnings = sorted({w for r in results.values() for w in r["report"]["warnings"]})
-    rc = (first or {}).get("report", {}).get("settings", {}).get("rate_control")
-    return {
-        "schema": "semcodec.encode_report/1",
-        "semcodec": __version__,
-        "input": info.to_json(),
-        "output": {"path": output_path, "bytes": size, "video_bytes": js["video_bytes"], "frames": frames,
-                   "duration_s": round(duration, 3),
-                   "bitrate_kbps": round(size * 8 / duration / 1000, 2) if duration else None,
-                   "video_bitrate_kbps": round(video_kbps, 2) if video_kbps else None,
-                   "width": info.width - info.width % 2, "height": info.height - info.height % 2},
-        "settings": {**{k: v for k, v in dataclasses.asdict(settings).items() if k not in _PER_CHUNK},
-                     "rate_control": rc or (f"{'two-pass' if settings.two_pass else 'ABR'} {target / 1000:g} kb/s"
-                                            if target else f"CRF {settings.crf}"),
-                     "preset": (first or {}).get("report", {}).get("settings", {}).get("preset", settings.preset)},
-        "roi": roi,
-        "shots": {"method": "chunk starts + streaming detector in each chunk", "keyframes_at": keyframes,
-                  "plan": None},
-        "timings": {"total_s": round(seconds, 3), "encode_s": round(encode_s, 3), "join_s": round(join_s, 3),
-                    "planning_s": m.data["chunking"].get("planning_s"),
-                    "fps": round(frames / seconds, 2) if seconds else None},
-        "parallel": {
-            "backend": backend, "ray_address": opts.ray, "workers": opts.worker_count(),
-            "threads_per_chunk": opts.threads_per_chunk, "work_dir": work_dir,
-            "chunks": [{k: c.get(k) for k in ("index", "start_frame", "end_frame", "bitrate", "bytes",
-                                               "video_bytes", "seconds", "host", "sha256")} for c in m.chunks],
-            "resumed": resumed, "chunks_reused": kept, "chunks_redone_corrupt": redone,
-            "chunks_encoded_now": sorted(results), "reorder_delay": js["reorder_delay"],
-            "budget": ({"target_kbps": target / 1000, "video_kbps": round(video_kbps, 2),
-                        "error_pct": round(100 * (video_kbps * 1000 / target - 1), 2)}
-                       if target and video_kbps else None),
-            "output_sha256": m.data["output"]["sha256"],
-        },
-        "warnings": warnings,
+    parallel = {
+        "backend": backend, "ray_address": opts.ray, "workers": opts.worker_count(),
+        "threads_per_chunk": opts.threads_per_chunk, "work_dir": work_dir,
+        "chunks": [{k: c.get(k) for k in ("index", "start_frame", "end_frame", "bitrate", "bytes",
+                                           "video_bytes", "seconds", "host", "sha256")} for c in m.chunks],
+        "resumed": resumed, "chunks_reused": kept, "chunks_redone_corrupt": redone,
+        "chunks_encoded_now": sorted(results), "reorder_delay": js["reorder_delay"],
+        "budget": ({"target_kbps": target / 1000, "video_kbps": round(video_kbps, 2),
+                    "error_pct": round(100 * (video_kbps * 1000 / target - 1), 2)}
+                   if target and video_kbps else None),
+        "output_sha256": m.data["output"]["sha256"],
     }
+    starts = {c["index"]: c["start_frame"] for c in m.chunks}
+    chunk_reports = {starts[i]: r["report"] for i, r in results.items()}
+    return EncodeReport.merge(chunk_reports, input=info, output=output, settings=settings, timings=timings,
+                              parallel=parallel).to_json()

@@ -11,7 +11,6 @@ import os
 import signal
 import sys
 import tempfile
-import threading
 import time
 
 from semcodec.errors import SemcodecError
@@ -31,7 +30,6 @@ def init_worker(threads: int, tmp_dir: str | None = None, parent_pid: int | None
     if tmp_dir:
         os.environ["TMPDIR"] = tmp_dir  # for libraries and subprocesses
         tempfile.tempdir = tmp_dir  # tempfile may have cached the old one already
-    _no_semaphores_in_progress_bars()
     try:
         import cv2
 
@@ -57,56 +55,36 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
-def _no_semaphores_in_progress_bars() -> None:
-    """tqdm guards its bars with a multiprocessing lock, a named semaphore; a worker terminated when the
-    job stops cannot unlink it, and the resource tracker then prints 'leaked semaphore' warnings. A worker
-    is one process with its bars disabled: a thread lock does."""
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        return
-    tqdm.set_lock(threading.RLock())
-
-
-def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict) -> dict:
+def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict, threads: int | None = 1) -> dict:
     """Encode frames [start_frame, end_frame) of the input to `out_path` (atomic: written to a temp
-    file and renamed). Returns what the manifest and the report need."""
-    from semcodec.pipeline import EncodeSettings, encode
+    file and renamed), with `threads` encoder threads and no audio. Returns what the manifest needs and
+    the chunk's EncodeReport."""
+    from semcodec.pipeline import ChunkRange, EncodeSettings, Execution, run
 
     t0 = time.perf_counter()
     s = EncodeSettings(**settings_dict)
-    s = dataclasses.replace(s, start_frame=chunk["start_frame"], end_frame=chunk["end_frame"],
-                            seek_pts=chunk.get("seek_pts"), audio=False, progress=False, save_maps=None,
-                            bitrate=chunk.get("bitrate") or s.bitrate)
+    s = dataclasses.replace(s, save_maps=None, bitrate=chunk.get("bitrate") or s.bitrate)
+    span = ChunkRange(chunk["start_frame"], chunk["end_frame"], chunk.get("seek_pts"))
+    execution = Execution(threads=threads, audio=False)
     want = chunk["end_frame"] - chunk["start_frame"]
-    report = encode(input_path, out_path, s)
-    seeked = s.seek_pts is not None and s.start_frame > 0
-    if report["output"]["frames"] != want and seeked:
+    report = run(input_path, out_path, s, chunk=span, execution=execution)
+    seeked = span.seeks
+    if report.output.frames != want and seeked:
         # the seek landed badly (a container whose index lies): decode from the start instead
-        report = encode(input_path, out_path, dataclasses.replace(s, seek_pts=None))
+        report = run(input_path, out_path, s, chunk=dataclasses.replace(span, seek_pts=None), execution=execution)
         seeked = False
-    if report["output"]["frames"] != want:
-        raise SemcodecError(f"chunk {chunk['index']}: encoded {report['output']['frames']} frames, "
-                            f"expected {want}")
+    if report.output.frames != want:
+        raise SemcodecError(f"chunk {chunk['index']}: encoded {report.output.frames} frames, expected {want}")
     return {"index": chunk["index"], "frames": want, "seconds": round(time.perf_counter() - t0, 3),
             "seeked": seeked, "host": os.uname().nodename, "pid": os.getpid(),
-            "video_bytes": report["output"]["video_bytes"], "report": _slim(report)}
+            "video_bytes": report.output.video_bytes, "report": report}
 
 
-def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict) -> tuple[dict, bytes]:
+def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict,
+                       threads: int | None = 1) -> tuple[dict, bytes]:
     """Ray task body: encode into a local temp file and return (result, bytes)."""
     with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
         out = os.path.join(d, f"chunk{suffix}")
-        res = encode_chunk(input_path, out, settings_dict, chunk)
+        res = encode_chunk(input_path, out, settings_dict, chunk, threads)
         with open(out, "rb") as f:
             return res, f.read()
-
-
-def _slim(report: dict) -> dict:
-    """The parts of a chunk's report the joined report aggregates."""
-    return {"roi": report.get("roi"), "shots": {"keyframes_at": report["shots"]["keyframes_at"],
-                                                 "method": report["shots"]["method"]},
-            "timings": report["timings"], "warnings": report["warnings"],
-            "input": {"rotation": report["input"].get("rotation", 0)},
-            "settings": {"rate_control": report["settings"]["rate_control"],
-                         "preset": report["settings"]["preset"]}}

@@ -22,11 +22,12 @@ from fractions import Fraction
 import av
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from semcodec import __version__
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.metrics.quality import psnr
+from semcodec.progress import Progress
+from semcodec.progress import bar as progress_bar
 from semcodec.semantic import format as semz
 from semcodec.semantic.caption import ModelCaptioner, compose_caption
 from semcodec.semantic.generate import OfflineGenerator
@@ -277,7 +278,7 @@ def _shot_entries(shots_json: list[dict], plan: list[list[int]], kept: dict, kee
 
 
 def _measure_shots(input_path: str, f: semz.SemzFile, n_frames: int, hybrid: bool, fallback_crf: int,
-                   progress: bool) -> tuple[list[float], dict[int, bytes]]:
+                   progress: Progress | None) -> tuple[list[float], dict[int, bytes]]:
     """One decode: per shot the sum of per-frame luma MSEs of the offline reconstruction and, in hybrid
     mode, the shot coded with libx264 at `fallback_crf`."""
     from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input
@@ -292,7 +293,7 @@ def _measure_shots(input_path: str, f: semz.SemzFile, n_frames: int, hybrid: boo
         shot_of[e.start:e.end] = i
     enc = None
     cur = -1
-    bar = tqdm(total=n_frames, unit="frame", disable=not progress, leave=False, desc="measure")
+    bar = progress_bar(progress, "measure", n_frames)
     with open_input(input_path) as container:
         stats = DecodeStats()
         n = 0
@@ -363,7 +364,7 @@ def _encode_report(input_path: str, output_path: str, f: semz.SemzFile, size: in
 def encode_semantic(input_path: str, output_path: str, *, captioner: str | None = None, guide_size: int = 64,
                     guide_codec: str = "webp", guide_quality: int = 50, guide_every: float = 0.0,
                     hybrid_threshold: float | None = None, fallback_crf: int = 40,
-                    yolo_weights: str | None = None, progress: bool = False) -> dict:
+                    yolo_weights: str | None = None, progress: Progress | None = None) -> dict:
     """Encode `input_path` to a .semz file.
 
     Args:
@@ -375,7 +376,7 @@ def encode_semantic(input_path: str, output_path: str, *, captioner: str | None 
         guide_every: one guide every this many seconds of a shot (0: one per shot).
         hybrid_threshold: Y-PSNR (dB) under which a shot is sent as libx264 pixels at `fallback_crf`.
         yolo_weights: YOLO weights for object regions (a path that cannot load is an error).
-        progress: show progress bars.
+        progress: the front end's bars (semcodec.progress); None: silent.
 
     Returns:
         The encode report (JSON-ready, schema semcodec.semantic_report/1).
@@ -456,7 +457,7 @@ def _emit_shot(f: semz.SemzFile, e: semz.ShotEntry, gen, seed: int, w: int, h: i
 def decode_semantic(input_path: str, output_path: str, *, generator: str | None = None, seed: int = 0,
                     steps: int = 20, generator_mode: str = "img2img", strength: float = 0.55,
                     gen_size: int = 512, crf: int = 16, max_frames: int | None = None,
-                    progress: bool = False) -> dict:
+                    progress: Progress | None = None) -> dict:
     """Decode a .semz file to a playable MP4/MKV (libx264) with the source's frame count and rate.
     The work is bounded (check_decode_budget): a file that claims more frames than the default budget for
     its frame size is refused unless `max_frames` allows them; the output is capped in bytes as well."""
@@ -474,7 +475,7 @@ def decode_semantic(input_path: str, output_path: str, *, generator: str | None 
 
         gen = DiffusersGenerator(generator, steps=steps, mode=generator_mode, strength=strength, size=gen_size)
     w, h = f.width - f.width % 2, f.height - f.height % 2
-    bar = tqdm(total=f.frames, unit="frame", disable=not progress, leave=False, desc="decode")
+    bar = progress_bar(progress, "decode", f.frames)
     written = out_bytes = 0
     with atomic_output(output_path) as tmp:
         out = av.open(tmp, "w", format=fmt)

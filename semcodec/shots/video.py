@@ -4,9 +4,10 @@ from __future__ import annotations
 import av
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
+from semcodec.progress import Progress
+from semcodec.progress import bar as progress_bar
 from semcodec.shots.detector import Shot, ShotDetector
 from semcodec.shots.features import shrink
 
@@ -39,7 +40,7 @@ def small_frame(frame: av.VideoFrame, long_side: int = THUMB_SIDE) -> np.ndarray
     return cv2.cvtColor(cv2.merge([y, v, u]), cv2.COLOR_YCrCb2RGB)
 
 
-def detect_shots(path: str, *, method: str = "adaptive", progress: bool = False, **options) -> list[Shot]:
+def detect_shots(path: str, *, method: str = "adaptive", progress: Progress | None = None, **options) -> list[Shot]:
     """Decode `path` once with PyAV and run ShotDetector on small copies of its frames (`small_frame`).
     `options` go to ShotDetector (min_shot_s, dissolves, params). Unreadable input raises a
     SemcodecError; packets that fail to decode are skipped (semcodec.io.reader)."""
@@ -48,8 +49,8 @@ def detect_shots(path: str, *, method: str = "adaptive", progress: bool = False,
     detector = ShotDetector(fps, method=method, **options)
     stats = DecodeStats()
     n, end_time = 0, 0.0
-    with open_input(path) as container, \
-            tqdm(total=info.frames or None, unit="frame", disable=not progress, leave=False, desc="shots") as bar:
+    bar = progress_bar(progress, "shots", info.frames)
+    with open_input(path) as container:
         for kind, frame in iter_packets_and_frames(container, stats):
             if kind != "video":
                 continue
@@ -59,4 +60,5 @@ def detect_shots(path: str, *, method: str = "adaptive", progress: bool = False,
             end_time = t + (dur or 1.0 / fps)
             n += 1
             bar.update(1)
+    bar.close()
     return detector.shots(n, end_time)

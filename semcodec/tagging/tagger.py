@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from semcodec import __version__
 from semcodec.analysis.base import AnalysisFrame
@@ -21,6 +20,8 @@ from semcodec.analysis.motion import MotionAnalyzer
 from semcodec.analysis.text import TextAnalyzer
 from semcodec.frames import small_rgb
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
+from semcodec.progress import Progress
+from semcodec.progress import bar as progress_bar
 from semcodec.scenes.classify import CLASSES, classify, summarize
 from semcodec.scenes.features import measure
 from semcodec.shots import ShotDetector
@@ -93,7 +94,7 @@ class _Sampler:
 
 
 def _decode(path: str, info, fps: float, shots: ShotDetector, sampler: _Sampler, th: int,
-            progress: bool) -> tuple[list[_ShotState], int, float, DecodeStats]:
+            progress: Progress | None) -> tuple[list[_ShotState], int, float, DecodeStats]:
     """The one decode: every frame through the shot detector and the motion analyzer on a quarter-area
     view, every `step`-th frame measured in full. Returns (states per detected shot, frames, time of the
     last frame, decode stats)."""
@@ -102,7 +103,7 @@ def _decode(path: str, info, fps: float, shots: ShotDetector, sampler: _Sampler,
     last_time = 0.0
     n = 0
     with open_input(path) as container:
-        bar = tqdm(total=info.frames or None, unit="frame", disable=not progress, leave=False, desc="tag")
+        bar = progress_bar(progress, "tag", info.frames)
         for kind, frame in iter_packets_and_frames(container, stats):
             if kind != "video":
                 continue
@@ -164,7 +165,7 @@ def _tag_shots(shot_list: list, states: list[_ShotState], n: int, step: int, cli
 
 def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, shot_method: str = "adaptive",
               clip_model: str | None = None, words: list[str] | None = None, subtitles: str | None = None,
-              progress: bool = False) -> tuple[dict, list[Candidate]]:
+              progress: Progress | None = None) -> tuple[dict, list[Candidate]]:
     """Tag `path`: shots, scene classes, tags and keyframes in one decode.
 
     Args:
@@ -175,7 +176,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
         clip_model: a local CLIP folder: zero-shot scene classes and free-text tags.
         words: extra text for the topic tags (title, description).
         subtitles: subtitle source as for encode (FILE, FILE#N or 'auto'): emotion and topic tags.
-        progress: show a progress bar.
+        progress: the front end's bar (semcodec.progress); None: silent.
 
     Returns:
         (the JSON-ready result, schema semcodec.tags/1; the chosen keyframes, with thumbnails).
@@ -231,7 +232,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     return result, chosen
 
 
-def plan_from_video(path: str, codec: str, progress: bool = False):
+def plan_from_video(path: str, codec: str, progress: Progress | None = None):
     """The shot plan `--keyframes-from auto` means: tag `path` (tag_video's defaults), then
     `ShotPlan.from_tags`. For callers that resolve 'auto' before an encode and pass the plan in.
 

@@ -1,0 +1,262 @@
+"""One encode job: probe the input, set up the stages (map, keyframes, text), run one or two passes through
+the encode loop, and say what happened in an EncodeReport."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+import time
+
+import av
+import numpy as np
+
+from semcodec.allocation.allocator import Allocator, BlockGrid
+from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
+from semcodec.encoding.codecs import caps_for
+from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
+from semcodec.encoding.qpmap import strength_in_qp
+from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable
+from semcodec.errors import SemcodecError, UsageError
+from semcodec.io.reader import StreamInfo, probe
+from semcodec.io.writer import atomic_output, check_output_path
+from semcodec.pipeline.keyframes import KeyframePolicy
+from semcodec.pipeline.loop import MapStage, OffsetLog, PassContext, PassResult, run_pass
+from semcodec.pipeline.planner import FramePlanner
+from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
+from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
+from semcodec.planning import ShotPlan
+
+log = logging.getLogger("semcodec")
+
+
+class _Job:
+    def __init__(self, input_path: str, output_path: str, s: EncodeSettings, plan: ShotPlan | None,
+                 chunk: ChunkRange, execution: Execution):
+        self.s = s
+        self.rc = s.rate_control()
+        self.warnings: list[str] = []
+        info: StreamInfo = probe(input_path)
+        caps = caps_for(s.codec)
+        pix_fmt = encoder_pix_fmt(s.codec, info.bit_depth)
+        prep = FramePreparer(info.width, info.height, pix_fmt)
+        if prep.cropped:
+            self.warn(f"odd frame size {info.width}x{info.height}: cropped to {prep.width}x{prep.height} "
+                      "(4:2:0 needs even sizes)")
+        if info.bit_depth > 8 and pix_fmt == "yuv420p":
+            self.warn(f"{info.bit_depth}-bit input encoded as 8-bit ({s.codec} has no 10-bit 4:2:0 here)")
+        self.plan = self._shot_plan(plan)
+        policy = KeyframePolicy.choose(s.shots, s.roi_mode.off, self.plan, s.keyframes_from,
+                                       float(info.average_rate))
+        self.roi = RoiSummary(s.roi, "off", s.roi_strength, analyzers=None if s.roi_mode.off else [])
+        self.text = None
+        self.ctx = PassContext(input_path, output_path, info, prep, s.codec, caps, self.rc, s.preset,
+                               self.plan.tune if self.plan else None, chunk, execution, policy, None, "",
+                               analysis_size(prep.width, prep.height), self.warn)
+        self.ctx.maps = self._map_stage()
+
+    def warn(self, msg: str) -> None:
+        self.warnings.append(msg)
+        log.warning(msg)
+
+    def _shot_plan(self, given: ShotPlan | None) -> ShotPlan | None:
+        s = self.s
+        if s.roi_mode.off or not s.keyframes_from:
+            return None
+        if given is not None:  # 'auto' is resolved by the caller (semcodec.encode tags first)
+            return given
+        if s.keyframes_from == "auto":
+            raise UsageError("keyframes_from='auto' is resolved by the caller: use semcodec.encode, or pass "
+                             "plan=semcodec.tagging.tagger.plan_from_video(path, codec)")
+        return ShotPlan.load(s.keyframes_from, s.codec)
+
+    def _map_stage(self) -> MapStage | None:
+        """Analyzers, allocator and side data, when the encode has a map; the reason in the report when not."""
+        s, ctx = self.s, self.ctx
+        if s.roi_mode.off:
+            return None
+        analyzers = build_analyzers(s.roi_mode, s.yolo_weights)
+        if not ctx.caps.roi:
+            return self._no_map(ctx.caps.note)
+        try:
+            attacher = RoiAttacher()
+        except RoiUnavailable as exc:
+            return self._no_map(f"ROI side data unavailable ({exc}); encoded without a block map")
+        # asked-for analyzers must run; in auto mode the unavailable ones are listed in the summary
+        mapper = ImportanceMapper(analyzers, required=s.roi_mode.required)
+        if not mapper.active:
+            self.warn("no analyzer could run: encoded without a block map")
+            self.roi.status = "no analyzer available"
+            self._ignore_text()
+            return None
+        grid = BlockGrid(ctx.prep.width, ctx.prep.height, ctx.caps.block)
+        allocator = Allocator(grid, strength_in_qp(s.roi_strength, ctx.caps), levels=ctx.caps.max_levels)
+        self.text = self._text_guide()
+        self.roi.status = "on"
+        bit_depth = 8 if ctx.prep.pix_fmt == "yuv420p" else 10
+        return MapStage(FramePlanner(mapper, allocator, ctx.caps.block, self.plan, self.text), attacher,
+                        ctx.caps.qp_range(bit_depth))
+
+    def _no_map(self, why: str) -> None:
+        self.roi.status = why
+        self.warn(why)
+        self._ignore_text()
+        return None
+
+    def _ignore_text(self) -> None:
+        if self.s.subtitles or self.s.prompt is not None:
+            self.warn(f"--subtitles/--prompt ignored: no block map on this encode ({self.roi.status})")
+
+    def _text_guide(self):
+        """Subtitles / transcript / prompt: read up front, emotion curve and phrase queries ready."""
+        s = self.s
+        if not s.subtitles and s.prompt is None:
+            return None
+        from semcodec.text.guide import TextGuide, video_frame_times
+
+        path = self.ctx.input_path
+        return TextGuide.for_video(path, s.subtitles, s.prompt, s.emotion_strength, s.emotion_model,
+                                   cut_frames=self.plan.starts if self.plan else (), warn=self.warn,
+                                   times=video_frame_times(path))
+
+    # ---- the passes ------------------------------------------------------------------------------
+    def run(self) -> EncodeReport:
+        t_start = time.perf_counter()
+        ctx = self.ctx
+        with tempfile.TemporaryDirectory(prefix="semcodec-") as workdir, atomic_output(ctx.output_path) as tmp_out:
+            ctx.stats_path = os.path.join(workdir, "rc.stats")
+            self._open_maps_writer()
+            ok = False
+            try:
+                final = self._passes(workdir, tmp_out)
+                ok = True
+            finally:
+                if ctx.maps and ctx.maps.maps_writer:
+                    ctx.maps.maps_writer.close(ok)
+        return self.report(final, time.perf_counter() - t_start)
+
+    def _open_maps_writer(self) -> None:
+        if not self.s.save_maps:
+            return
+        if self.ctx.maps is None:
+            self.warn("--save-maps ignored: no importance map was computed")
+            return
+        from semcodec.maps_video import MapsVideoWriter
+
+        aw, ah = self.ctx.analysis_size
+        self.ctx.maps.maps_writer = MapsVideoWriter(self.s.save_maps, aw, ah, self.ctx.info.average_rate)
+
+    def _passes(self, workdir: str, tmp_out: str) -> PassResult:
+        ctx = self.ctx
+        if not self.rc.two_pass:
+            return run_pass(ctx, 1, tmp_out)
+        offsets = None
+        if ctx.maps:
+            shape = ctx.maps.planner.allocator.grid.shape
+            offsets = OffsetLog(workdir, shape, ctx.caps.block)
+        try:
+            first = run_pass(ctx, 1, None, record_log=offsets)
+            _check_first_pass_stats(ctx.stats_path, first.frames)
+            if offsets:
+                offsets.rewind()
+            return run_pass(ctx, 2, tmp_out, replay_log=offsets)
+        finally:
+            if offsets:
+                offsets.close()
+
+    def report(self, final: PassResult, seconds: float) -> EncodeReport:
+        ctx, info = self.ctx, self.ctx.info
+        duration = final.duration(info.time_base, info.average_rate)
+        if info.duration_s and duration < 0.9 * info.duration_s - 0.5 and not ctx.chunk.ranged:
+            self.warn(f"input video ends at {duration:.2f} s but its header says {info.duration_s:.2f} s: "
+                      "truncated file?")
+        st = final.stats
+        if st.bad_packets:
+            self.warn(f"{st.bad_packets} corrupt video packet(s) skipped (first error: {st.first_error})")
+        if ctx.maps:
+            self._roi_details()
+        output = OutputSummary(ctx.output_path, os.path.getsize(ctx.output_path), final.video_bytes, final.frames,
+                               duration, ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt)
+        passes = 2 if self.rc.two_pass else 1
+        timings = Timings(seconds, analysis_s=ctx.analysis_s, fps=round(final.frames * passes / seconds, 2))
+        return EncodeReport(
+            input=info, output=output, settings=self.s, rate_control=self.rc.describe(),
+            preset=str(self.s.preset or ctx.caps.default_preset), roi=self.roi,
+            shots_method=ctx.policy.method, keyframes_at=ctx.policy.keyframes(), timings=timings,
+            plan_decisions=self.plan.decisions if self.plan else None,
+            text=self.text.report() if self.text is not None else None,
+            packets=st.packets, corrupt_packets=st.bad_packets, warnings=self.warnings)
+
+    def _roi_details(self) -> None:
+        maps = self.ctx.maps
+        ms = np.array(maps.stats) if maps.stats else np.zeros((1, 3))
+        self.roi.details = {
+            "method": "AV_FRAME_DATA_REGIONS_OF_INTEREST via ctypes",
+            "block": self.ctx.caps.block, "analysis_size": list(self.ctx.analysis_size),
+            "strength_qp": round(maps.planner.allocator.strength, 2),
+            "offset_qp_min": round(float(ms[:, 0].min()), 2),
+            "offset_qp_max": round(float(ms[:, 1].max()), 2),
+            "favoured_area_mean": round(float(ms[:, 2].mean()), 4),
+        }
+        self.roi.analyzers = maps.planner.mapper.summary()
+
+
+def _check_first_pass_stats(path: str, frames: int) -> None:
+    """x264/x265 write their first-pass statistics with unchecked stdio calls: on a full TMPDIR the file is
+    short and the second pass silently encodes without them. One 'in:' line per frame, or a clear error."""
+    try:
+        with open(path, "rb") as f:
+            lines = sum(1 for line in f if line.startswith(b"in:"))
+    except OSError as exc:
+        raise SemcodecError(f"two-pass statistics in {os.path.dirname(path)} unreadable: {exc.strerror}") from None
+    if lines < frames:
+        raise SemcodecError(f"two-pass statistics are incomplete ({lines} of {frames} frames) in "
+                            f"{os.path.dirname(path)}: is TMPDIR full?")
+
+
+def run(input_path: str, output_path: str, settings: EncodeSettings | None = None, *,
+        plan: ShotPlan | None = None, chunk: ChunkRange | None = None,
+        execution: Execution | None = None) -> EncodeReport:
+    """Encode `input_path` to `output_path` and return the typed report (`encode` returns its JSON).
+
+    Args:
+        settings: what to encode how (defaults: x264 CRF 23, ROI auto).
+        plan: the shot plan for `settings.keyframes_from` when it is 'auto' (the caller tags first:
+            `semcodec.encode` does, or `semcodec.tagging.tagger.plan_from_video`).
+        chunk: only these input frames (a chunk of a parallel encode); default all.
+        execution: threads, audio copy, progress bars; default FFmpeg's threads, audio copied, silent.
+
+    Returns:
+        The EncodeReport.
+
+    Raises:
+        UsageError: a bad option; SemcodecError: bad input or an unwritable output, as one line. The output
+        path never holds a half-written file."""
+    settings = settings or EncodeSettings()
+    settings.validate()  # a bad option fails before any file is looked at
+    check_output_path(input_path, output_path)
+    if settings.save_maps:
+        check_output_path(input_path, settings.save_maps)
+        if os.path.abspath(settings.save_maps) == os.path.abspath(output_path):
+            raise SemcodecError("--save-maps path is the output path")
+    try:
+        return _Job(input_path, output_path, settings, plan, chunk or ChunkRange(), execution or Execution()).run()
+    except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
+        raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
+
+
+def encode(input_path: str, output_path: str, settings: EncodeSettings | None = None, *,
+           plan: ShotPlan | None = None, chunk: ChunkRange | None = None,
+           execution: Execution | None = None) -> dict:
+    """`run`, returning the JSON-ready report (schema semcodec.encode_report/1). Same arguments and errors."""
+    return run(input_path, output_path, settings, plan=plan, chunk=chunk, execution=execution).to_json()
+
+
+def _tmp_hint(settings: EncodeSettings) -> str:
+    """x264 cannot say why it failed to write its two-pass statistics; a nearly full TMPDIR is the usual cause."""
+    tmp = tempfile.gettempdir()
+    with contextlib.suppress(OSError):
+        if settings.two_pass and shutil.disk_usage(tmp).free < 16 << 20:
+            return f" (two-pass statistics go to TMPDIR {tmp}, which is nearly full)"
+    return ""

@@ -1,0 +1,342 @@
+"""The encode loop: one encoder pass over the input. Decode, plan each frame's QpMap on an analysis thread
+while the previous frame is encoded (OpenCV and the encoder release the GIL), attach it, encode, mux the
+video with the copied audio.
+
+In two-pass mode pass 1 plans and logs every map; pass 2 replays the log, so both passes see identical
+offsets and the analysis is paid once."""
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import av
+from av.video.frame import PictureType
+
+from semcodec.analysis.base import AnalysisFrame
+from semcodec.encoding.codecs import CodecCaps, RateControl, configure_threads, encoder_options, pass_flags
+from semcodec.encoding.frames import FramePreparer
+from semcodec.encoding.qpmap import QpMap
+from semcodec.encoding.roi_sidedata import RoiAttacher
+from semcodec.errors import SemcodecError
+from semcodec.frames import small_luma, small_rgb
+from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
+from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input
+from semcodec.io.writer import container_format
+from semcodec.pipeline.keyframes import KeyframePolicy
+from semcodec.pipeline.planner import FramePlanner
+from semcodec.pipeline.settings import ChunkRange, Execution
+from semcodec.progress import bar as progress_bar
+
+
+class OffsetLog:
+    """Per-frame QpMaps written in pass 1 and read back in pass 2, so a long video does not keep its maps
+    in memory."""
+
+    def __init__(self, folder: str, shape: tuple[int, int], block: int):
+        self.path = os.path.join(folder, "offsets.bin")
+        self.shape, self.block = shape, block
+        self.size = shape[0] * shape[1]
+        self._f = open(self.path, "wb")  # noqa: SIM115 - lives across both passes, closed in close()
+
+    def write(self, qp: QpMap) -> None:
+        try:
+            self._f.write(qp.to_half_qp())
+        except OSError as exc:  # a full TMPDIR: name the work file, not the output
+            raise SemcodecError(f"cannot write work file {self.path}: {exc.strerror}") from None
+
+    def rewind(self) -> None:
+        try:
+            self._f.close()  # buffered bytes land here: a full disk shows up now
+        except OSError as exc:
+            raise SemcodecError(f"cannot write work file {self.path}: {exc.strerror}") from None
+        self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+
+    def read(self) -> QpMap:
+        """The next frame's map; a neutral one when pass 2 decodes more frames than pass 1 did."""
+        buf = self._f.read(self.size)
+        if len(buf) < self.size:
+            return QpMap.zeros(self.shape, self.block)
+        return QpMap.from_half_qp(buf, self.shape, self.block)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):  # on the error path the first failure is the one to report
+            self._f.close()
+
+
+@dataclass
+class MapStage:
+    """What turns frames into maps, when the encode has one."""
+
+    planner: FramePlanner
+    attacher: RoiAttacher
+    qp_range: float  # QP units of qoffset 1.0 at the encoder's bit depth
+    maps_writer: object | None = None  # semcodec.maps_video.MapsVideoWriter
+    stats: list = field(default_factory=list)  # (min, max, favoured share) per attached map
+
+
+@dataclass
+class PassContext:
+    """Everything one pass needs, fixed for the job."""
+
+    input_path: str
+    output_path: str
+    info: StreamInfo
+    prep: FramePreparer
+    codec: str
+    caps: CodecCaps
+    rc: RateControl
+    preset: str | None
+    tune: str | None
+    chunk: ChunkRange
+    execution: Execution
+    policy: KeyframePolicy
+    maps: MapStage | None
+    stats_path: str
+    analysis_size: tuple[int, int]
+    warn: Callable[[str], None]
+    analysis_s: float = 0.0
+
+
+@dataclass
+class PassResult:
+    pass_no: int
+    frames: int = 0
+    video_bytes: int = 0
+    first_pts: int | None = None
+    last_pts: int | None = None
+    stats: DecodeStats = field(default_factory=DecodeStats)
+
+    def duration(self, time_base: Fraction, rate: Fraction) -> float:
+        """Decoded span: first to last timestamp plus one frame (what a player shows)."""
+        if self.first_pts is None:
+            return 0.0
+        return float((self.last_pts - self.first_pts) * time_base) + 1 / float(rate)
+
+
+class _Muxer:
+    """Video packets and copied audio into one container; audio that arrives before the first video packet
+    waits, because that packet fixes the header."""
+
+    def __init__(self, out, copies: dict, result: PassResult):
+        self.out, self.copies, self.result = out, copies, result
+        self.pending: list = []
+        self.started = False
+
+    def video(self, packets) -> None:
+        for packet in packets:
+            self.result.video_bytes += packet.size
+            self.out.mux(packet)
+
+    def header_written(self) -> None:
+        if not self.started:
+            self.started = True
+            for ap in self.pending:
+                mux_audio(self.out, self.copies, ap)
+            self.pending.clear()
+
+    def audio(self, packet) -> None:
+        if self.started:
+            mux_audio(self.out, self.copies, packet)
+        else:
+            self.pending.append(packet)
+
+    def finish(self) -> None:
+        for ap in self.pending:
+            mux_audio(self.out, self.copies, ap)
+        flush_audio(self.out, self.copies)
+
+
+class _Planned:
+    """Frames waiting to be encoded, each with its map being planned on one worker thread, in frame order.
+    A frame leaves once the shot detector has looked `lookahead` frames past it."""
+
+    def __init__(self, ctx: PassContext, replay_log: OffsetLog | None, record_log: OffsetLog | None):
+        self.ctx, self.replay_log, self.record_log = ctx, replay_log, record_log
+        ctx.policy.start_pass(replay=replay_log is not None)
+        if ctx.maps is not None:
+            ctx.maps.planner.reset()
+        analyse = (ctx.maps is not None or ctx.policy.detecting) and replay_log is None
+        self.worker = ThreadPoolExecutor(max_workers=1) if analyse else None
+        self.queue: collections.deque = collections.deque()
+        self.lag = 1 + ctx.policy.lookahead
+        self._lock = threading.Lock()
+
+    def push(self, frame: av.VideoFrame, index: int) -> None:
+        job = self.worker.submit(self._analyse, frame, index) if self.worker else None
+        self.queue.append((frame, job, index))
+
+    @property
+    def ready(self) -> bool:
+        return len(self.queue) > self.lag
+
+    def pop(self) -> tuple[av.VideoFrame, int, QpMap | None]:
+        frame, job, index = self.queue.popleft()
+        self._wait_newest()  # the detector has then seen `lookahead` frames past this one
+        if job is not None:
+            return frame, index, job.result()
+        return frame, index, self.replay_log.read() if self.replay_log and self.ctx.maps else None
+
+    def end(self) -> None:
+        """After the last frame: the detector decides its pending cuts."""
+        self._wait_newest()
+        self.ctx.policy.end_pass()
+
+    def close(self) -> None:
+        if self.worker:
+            self.worker.shutdown(wait=True, cancel_futures=True)
+
+    def _wait_newest(self) -> None:
+        if self.ctx.policy.detecting and self.queue:
+            newest: Future | None = self.queue[-1][1]
+            if newest is not None:
+                newest.result()
+
+    def _analyse(self, ef: av.VideoFrame, index: int) -> QpMap | None:
+        """Worker thread: shot detection and the frame's QpMap."""
+        t0 = time.perf_counter()
+        t = float(ef.pts * ef.time_base)
+        maps = self.ctx.maps
+        aw, ah = self.ctx.analysis_size
+        self.ctx.policy.observe(index, t, ef, max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2))
+        qp = None
+        if maps is not None:
+            af = AnalysisFrame(index, t, None, small_luma(ef, aw, ah), make_rgb=lambda: small_rgb(ef, aw, ah))
+            plan = maps.planner(af)
+            qp = plan.qp
+            if self.record_log is not None:
+                self.record_log.write(qp)
+            if maps.maps_writer is not None:
+                maps.maps_writer.write(af.color(), plan.importance, qp.offsets, maps.planner.allocator.strength)
+        with self._lock:
+            self.ctx.analysis_s += time.perf_counter() - t0
+        return qp
+
+
+def _open_output(ctx: PassContext, path: str | None):
+    fmt = "null" if path is None else container_format(ctx.output_path)
+    try:
+        # +bitexact: no random Matroska segment UID, no creation time, so the file, not just the stream,
+        # is the same run after run (the chunk join writes the same way)
+        return av.open(path or os.devnull, "w", format=fmt, options={"fflags": "+bitexact"})
+    except av.error.FFmpegError as exc:
+        raise SemcodecError(f"cannot write {ctx.output_path}: {exc.strerror or exc}") from None
+
+
+def _add_video_stream(ctx: PassContext, out, vin, pass_no: int):
+    rc_pass = pass_no if ctx.rc.two_pass else 0
+    opts, bit_rate = encoder_options(ctx.caps, ctx.rc, ctx.preset, pass_no=rc_pass, stats_path=ctx.stats_path,
+                                     tune=ctx.tune, forced_keyframes=ctx.policy.forces_keyframes,
+                                     with_map=ctx.maps is not None)
+    info = ctx.info
+    vout = out.add_stream(ctx.codec, rate=info.average_rate)
+    cc = vout.codec_context
+    cc.width, cc.height, cc.pix_fmt = ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt
+    cc.time_base = info.time_base
+    cc.framerate = info.average_rate
+    vout.time_base = info.time_base
+    for key in ("color_range", "colorspace", "color_primaries", "color_trc"):
+        val = getattr(vin.codec_context, key, None)
+        if val:
+            setattr(cc, key, val)
+    if bit_rate:
+        cc.bit_rate = bit_rate
+    configure_threads(cc, ctx.execution.threads)
+    cc.flags |= pass_flags(ctx.caps, rc_pass)
+    cc.options = opts
+    return vout
+
+
+def _input_frames(ctx: PassContext, inp, result: PassResult, muxer: _Muxer, copies: dict, vout, writes: bool):
+    """Decoded frames of the chunk, prepared for the encoder with strictly increasing timestamps; copied
+    audio goes to the muxer on the way."""
+    chunk, info = ctx.chunk, ctx.info
+    decoded = skipped = 0
+    last_pts = None
+    for kind, item in iter_packets_and_frames(inp, result.stats, list(copies)):
+        if kind == "copy":
+            muxer.audio(item)
+            continue
+        frame = item
+        if chunk.ranged:  # a chunk: skip to its first frame (by pts after a seek, else by index)
+            if chunk.seeks:
+                if frame.pts is not None and frame.pts < chunk.seek_pts:
+                    continue
+            elif skipped < chunk.start_frame:
+                skipped += 1
+                continue
+        if decoded == 0 and frame.rotation and writes:
+            vout.set_display_rotation(frame.rotation)
+            info.rotation = int(frame.rotation)
+        ef = ctx.prep(frame)
+        pts = frame.pts if frame.pts is not None else frame.dts
+        if pts is None:
+            pts = int(round(decoded / float(info.average_rate) / float(info.time_base)))
+        if last_pts is not None and pts <= last_pts:
+            pts = last_pts + 1  # encoders need strictly increasing timestamps
+        ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
+        result.last_pts = pts
+        if result.first_pts is None:
+            result.first_pts = pts
+        yield ef, decoded
+        decoded += 1
+        if chunk.done(decoded):
+            break  # the chunk's last frame (stops before the reader's end-of-file checks)
+
+
+def run_pass(ctx: PassContext, pass_no: int, out_path: str | None, replay_log: OffsetLog | None = None,
+             record_log: OffsetLog | None = None) -> PassResult:
+    """Encode the chunk once (out_path None: a first pass that writes only statistics)."""
+    result = PassResult(pass_no)
+    out = _open_output(ctx, out_path)
+    with open_input(ctx.input_path) as inp, out:
+        vin = inp.streams.video[0]
+        vout = _add_video_stream(ctx, out, vin, pass_no)
+        copies = _audio_streams(ctx, inp, out) if out_path and ctx.execution.audio else {}
+        if ctx.chunk.seeks:
+            inp.seek(ctx.chunk.seek_pts, stream=vin, backward=True)  # keyframe at or before the chunk start
+        muxer = _Muxer(out, copies, result)
+        planned = _Planned(ctx, replay_log, record_log)
+        task = f"pass {pass_no}/2" if ctx.rc.two_pass else "encode"
+        bar = progress_bar(ctx.execution.progress, task, ctx.info.frames)
+
+        def encode_next() -> None:
+            ef, index, qp = planned.pop()
+            # decoded frames carry the source's picture types; passed on, every source I-frame (every frame
+            # of an intra-only input) would become an encoder keyframe
+            ef.pict_type = PictureType.I if ctx.policy.is_keyframe(index) else PictureType.NONE
+            if qp is not None:
+                ctx.maps.attacher.attach(ef, qp.regions(ctx.prep.width, ctx.prep.height, ctx.maps.qp_range))
+                ctx.maps.stats.append(qp.stats())
+            muxer.video(vout.encode(ef))
+            muxer.header_written()
+            result.frames += 1
+            bar.update(1)
+
+        try:
+            for ef, index in _input_frames(ctx, inp, result, muxer, copies, vout, writes=out_path is not None):
+                planned.push(ef, index)
+                while planned.ready:
+                    encode_next()
+            planned.end()
+            while planned.queue:
+                encode_next()
+        finally:
+            planned.close()
+            bar.close()
+        muxer.video(vout.encode(None))
+        muxer.finish()
+    return result
+
+
+def _audio_streams(ctx: PassContext, inp, out) -> dict:
+    """Audio copied untouched (AAC only where the container cannot hold it); subtitles are not."""
+    if inp.streams.subtitles:
+        ctx.warn(f"{len(inp.streams.subtitles)} subtitle stream(s) not copied")
+    return add_audio_streams(inp, out, container_format(ctx.output_path), ctx.warn)

@@ -1,0 +1,56 @@
+"""FramePlanner: one analysis frame in, one QpMap out. It owns every rule that shapes a frame's offsets:
+the shot plan's per-class strength and analyzer emphasis, the keyframe boost, the text's region gain and
+emotion frame offset, and how a whole-frame offset survives the allocator's rounding."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from semcodec.allocation.allocator import Allocator
+from semcodec.analysis.base import AnalysisFrame
+from semcodec.analysis.fusion import ImportanceMapper
+from semcodec.encoding.qpmap import QpMap
+from semcodec.planning import ShotPlan
+from semcodec.text.guide import TextGuide
+
+
+@dataclass(frozen=True)
+class FramePlan:
+    importance: np.ndarray  # [0, 1] at analysis size
+    qp: QpMap
+
+
+class FramePlanner:
+    def __init__(self, mapper: ImportanceMapper, allocator: Allocator, block: int,
+                 plan: ShotPlan | None = None, text: TextGuide | None = None):
+        self.mapper, self.allocator, self.block = mapper, allocator, block
+        self.plan, self.text = plan, text
+
+    def reset(self) -> None:
+        """Before each pass: the mapper's temporal state starts afresh."""
+        self.mapper.reset()
+
+    def __call__(self, af: AnalysisFrame) -> FramePlan:
+        scale, weights, boost = 1.0, None, 0.0
+        if self.plan is not None:
+            (scale, weights), boost = self.plan.rules(af.index), self.plan.boost(af.index)
+        importance = self.mapper(af, weights)
+        if self.text is not None:  # regions the text names get more importance; the emotion curve a frame offset
+            importance, gain = self.text.apply(importance, self.mapper.last_regions, af.time, af.index)
+            scale *= gain
+            boost += self.text.frame_offset(af.time)
+        lift = self._lift(boost)
+        dq = self.allocator.offsets(importance, af.gray, strength_scale=scale, frame_offset=boost - lift)
+        if lift:
+            dq = dq + np.float32(lift)
+        return FramePlan(importance, QpMap(dq, self.block))
+
+    def _lift(self, boost: float) -> float:
+        """The part of a positive whole-frame offset added after the allocator, so its block limit does not
+        cut it; rounded to the allocator's step so the map stays a few distinct values (not for encoders
+        with a level limit, whose levels it would overflow)."""
+        if boost <= 0 or self.text is None or self.allocator.levels is not None:
+            return 0.0
+        step = self.allocator.step
+        return float(np.rint(boost / step) * step) if step else boost

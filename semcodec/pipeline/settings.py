@@ -1,0 +1,114 @@
+"""What a user asks of one encode (EncodeSettings), apart from which frames (ChunkRange) and how it runs
+(Execution). Only EncodeSettings decides the output; the other two never change what a frame looks like."""
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from semcodec.analysis.fusion import RoiMode
+from semcodec.encoding.codecs import (
+    DEFAULT_CODEC,
+    RateControl,
+    caps_for,
+    check_bitrate,
+    check_crf,
+    check_preset,
+)
+from semcodec.errors import SemcodecError, UsageError
+from semcodec.progress import Progress
+
+DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 34, "libsvtav1": 35}
+
+
+@dataclass
+class EncodeSettings:
+    """User intent: codec, rate, the semantic map and its inputs."""
+
+    codec: str = DEFAULT_CODEC
+    crf: float | None = None
+    bitrate: int | None = None  # bits per second
+    two_pass: bool = False
+    preset: str | None = None
+    roi: str = "auto"  # auto | off | comma list of analyzers (parsed once, by RoiMode)
+    roi_strength: float = 0.2  # FFmpeg qoffset units: 0.2 = 10.2 QP between most and least important
+    save_maps: str | None = None
+    yolo_weights: str | None = None
+    shots: str = "auto"  # auto: keyframe (IDR) at every detected cut; off: leave keyframes to the encoder
+    keyframes_from: str | None = None  # a `semcodec tag` JSON, or 'auto' to tag first: shot-aware plan
+    subtitles: str | None = None  # .srt/.vtt/transcript file, FILE#N (a media file's stream N), or 'auto'
+    prompt: str | None = None  # text for the whole video: its regions get the bits ("the faces")
+    emotion_strength: float = 4.0  # QP between the calmest and the most intense moment of the subtitles
+    emotion_model: str | None = None  # local transformers emotion classifier folder (default VADER + MiniLM)
+
+    @property
+    def roi_mode(self) -> RoiMode:
+        return RoiMode.parse(self.roi)
+
+    def validate(self) -> None:
+        """Check every value against the codec's real range before any work starts (UsageError naming the
+        option), and that explicitly given model paths exist: a path the user named is never skipped
+        silently, whatever --roi says (SemcodecError)."""
+        caps_for(self.codec)
+        mode = self.roi_mode  # an unknown analyzer name is refused before any file is looked at
+        if self.crf is not None:
+            check_crf(self.codec, self.crf)
+        if self.bitrate is not None:
+            check_bitrate(self.bitrate)
+        check_preset(self.codec, self.preset)
+        for name, value, hi in (("--roi-strength", self.roi_strength, 1),
+                                ("--emotion-strength", self.emotion_strength, 24)):
+            if not (math.isfinite(value) and 0 <= value <= hi):
+                raise UsageError(f"{name} {value:g} is out of range (0-{hi})")
+        if self.shots not in ("auto", "off"):
+            raise UsageError(f"--shots must be auto or off, not {self.shots!r}")
+        if self.yolo_weights and not os.path.isfile(self.yolo_weights):
+            raise SemcodecError(f"--yolo-weights {self.yolo_weights}: no such file")
+        if self.emotion_model and not os.path.isdir(self.emotion_model):
+            raise SemcodecError(f"--emotion-model {self.emotion_model}: not a folder (give a local transformers "
+                                "model folder)")
+        if mode.off and self.keyframes_from:
+            raise SemcodecError("--keyframes-from needs the semantic mode (drop --roi off)")
+        if mode.off and (self.subtitles or self.prompt is not None):
+            raise SemcodecError("--subtitles and --prompt need the semantic mode (drop --roi off)")
+
+    def rate_control(self) -> RateControl:
+        self.validate()
+        if self.crf is not None and self.bitrate:
+            raise SemcodecError("give either --crf or --bitrate, not both")
+        if self.two_pass and not self.bitrate:
+            raise UsageError("--two-pass needs --bitrate")
+        if self.two_pass and not caps_for(self.codec).two_pass:
+            raise UsageError(f"two-pass is supported with libx264 and libx265, not {self.codec}")
+        crf = self.crf if self.crf is not None or self.bitrate else DEFAULT_CRF.get(self.codec, 23)
+        return RateControl(crf=crf, bitrate=self.bitrate, two_pass=self.two_pass)
+
+
+@dataclass(frozen=True)
+class ChunkRange:
+    """Input frames [start_frame, end_frame) of a parallel encode (semcodec.parallel); the default is all."""
+
+    start_frame: int = 0
+    end_frame: int | None = None
+    seek_pts: int | None = None  # pts of start_frame (input video time base): seek there, not decode from 0
+
+    @property
+    def ranged(self) -> bool:
+        return bool(self.start_frame) or self.end_frame is not None
+
+    @property
+    def seeks(self) -> bool:
+        return self.seek_pts is not None and self.start_frame > 0
+
+    def done(self, decoded: int) -> bool:
+        """True once `decoded` frames of this range are in."""
+        return self.end_frame is not None and self.start_frame + decoded >= self.end_frame
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How the encode runs, not what it makes."""
+
+    threads: int | None = None  # fixed encoder thread count: bytes that do not depend on the machine
+    audio: bool = True  # copy the input's audio (chunks carry none: it is joined once)
+    progress: Progress | None = None  # the front end's bars; None: silent
