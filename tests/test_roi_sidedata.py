@@ -184,18 +184,27 @@ def test_map_changes_bitstream_and_favours_the_region(codec, source, attacher):
     assert bot_roi > bot_plain, (bot_roi, bot_plain)
 
 
-@pytest.mark.parametrize("codec,honoured", [("libx264", True), ("libx265", True), ("libvpx-vp9", True),
-                                            ("libsvtav1", False)])
-def test_self_check(codec, honoured):
+@pytest.mark.parametrize("codec,honoured,readable", [("libx264", True, True), ("libx265", True, False),
+                                                     ("libvpx-vp9", True, True), ("libsvtav1", False, False)])
+def test_self_check(codec, honoured, readable):
     result = self_check(codec)
     assert result["codec"] == codec
     assert result["honoured"] is honoured
     assert result["expected"] is CAPABILITIES[codec].roi is honoured
     assert result["note"] == CAPABILITIES[codec].note  # no "table is wrong" note
     if honoured:
-        assert result["left_mse_roi"] < 0.9 * result["left_mse_plain"]
-    else:
-        assert result["left_mse_roi"] == pytest.approx(result["left_mse_plain"], rel=0.02)
+        assert result["left_mse_roi"] < 0.9 * result["left_mse_plain"] and not result["identical"]
+    else:  # the map was attached all the same, and the bitstream came out byte for byte as without it
+        assert result["identical"] and result["left_mse_roi"] == result["left_mse_plain"]
+    if not readable:  # FFmpeg's hevc and libdav1d decoders export no VIDEO_ENC_PARAMS
+        assert result["qp_plain"] is None and result["qp_roi"] is None
+        return
+    (plain_left, plain_right), (left, right) = result["qp_plain"], result["qp_roi"]
+    assert abs(plain_left - plain_right) < 1  # noise: both halves alike without a map
+    if codec == "libx264":  # -8 QP left, +8 right, exactly as asked (every macroblock codes a residual)
+        assert result["qp_unit"] == "QP" and right - left == pytest.approx(16, abs=1)
+    else:  # VP9 q-index (0-255): +-8 QP is qoffset +-0.51, +-32 libvpx q steps, about +-128 q-index (floor 0)
+        assert result["qp_unit"] == "q-index" and right - left > 100
 
 
 # ---- which libavutil allocates the side data ----------------------------------------------------
