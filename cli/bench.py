@@ -15,8 +15,9 @@ def register(sub) -> None:
     p = sub.add_parser(
         "bench", help="rate-distortion benchmark: modes x rate points, quality, speed, BD-rate",
         description="Encode every INPUT in every mode at every rate point, measure quality (PSNR, SSIM, "
-                    "VMAF, XPSNR; with --roi-mask also inside/outside the region and importance-weighted "
-                    "PSNR) and speed, and write results.json, results.csv, RD plots and report.html into "
+                    "VMAF, XPSNR; with a region also inside/outside it and importance-weighted PSNR: the "
+                    "--roi-mask, or by default with ROI modes the faces detected on the source) and speed, "
+                    "and write results.json, results.csv, RD plots and report.html into "
                     "--out. results.json is saved after every point; --resume continues an interrupted run.",
         epilog="modes: baseline (--roi off), roi (--roi auto), roi@0.3 (strength 0.3), faces+text (analyzers),\n"
                "       any of them with :PRESET (baseline:ultrafast). The first mode is the BD anchor.\n"
@@ -35,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("--modes", default="baseline,roi", help="comma list (default baseline,roi); see below")
     p.add_argument("--roi-mask", metavar="SOURCE",
                    help="region for ROI metrics: a face-boxes JSON (benchmarks/face_boxes.json schema), a mask "
-                        "video (white = region; {stem} = clip name) or analyzer:NAME run on the source")
+                        "video (white = region; {stem} = clip name) or analyzer:NAME run on the source. "
+                        "Default with ROI modes: faces detected on the source (whole-frame only without one)")
     p.add_argument("--metrics", default="psnr,ssim,vmaf,xpsnr", help="any of psnr,ssim,vmaf,xpsnr (default all)")
     p.add_argument("--bd-method", default="pchip", choices=["pchip", "akima"], help="BD interpolation")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -56,6 +58,12 @@ def _summary(doc: dict, out: str) -> str:
     return "\n".join(lines)
 
 
+def _say_mask(name: str, mask: dict | None) -> None:
+    if mask is not None:
+        text = mask["text"] if mask.get("default") else f"region mask: {mask['text']}"
+        print(f"semcodec: {name}: {text}", file=sys.stderr)
+
+
 def cmd_bench(args) -> int:
     from semcodec.bench import BenchSettings, parse_points, run_bench
 
@@ -63,7 +71,7 @@ def cmd_bench(args) -> int:
     settings = BenchSettings(codec=args.codec, points=parse_points(kind, text), two_pass=args.two_pass,
                              preset=args.preset, modes=args.modes, roi_mask=args.roi_mask, metrics=args.metrics,
                              resume=args.resume, keep_encodes=args.keep_encodes, bd_method=args.bd_method,
-                             progress=stderr_progress(args.quiet))
+                             progress=stderr_progress(args.quiet), on_mask=None if args.quiet else _say_mask)
     # --out is a results folder that --resume continues: -n skips a finished one; replacing one is the
     # user's call (another --out, or delete it), never a side effect of -y
     out = Output("--out", args.out, kind="dir", owns=("results.json",))

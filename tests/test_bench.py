@@ -354,3 +354,61 @@ def test_mode_syntax():
         with pytest.raises(SemcodecError):
             parse_modes(bad)
     assert [p.value for p in parse_points("bitrate", "1M,250k,500000")] == [250_000, 500_000, 1_000_000]
+
+
+# ---- the default region: faces on the source -----------------------------------------------------
+
+def test_default_mask_is_faces_detected_on_the_source(face, tmp_path, capsys):
+    """ROI modes and no --roi-mask: region metrics on the faces found on the source, said on stderr and in the
+    report, whole-frame and region side by side; a clip without a face is measured whole-frame only."""
+    plain = make_clip(tmp_path / "plain.mp4", size=SIZE)  # texture, no face
+    out = str(tmp_path / "out")
+    rc = main(["bench", face["clip"], plain, "--crf", "23,30", "--modes", "baseline,roi", "--metrics", "psnr,ssim",
+               "--out", out])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    assert "semcodec: face.mp4: default mask: faces detected on the source, 16 frames with faces" in err
+    assert "semcodec: plain.mp4: default mask: no face detected on the source" in err
+    with open(os.path.join(out, "results.json")) as f:
+        doc = json.load(f)
+    assert doc["settings"]["roi_mask"] is None
+    mask = doc["clips"]["face.mp4"]["mask"]
+    assert mask["kind"] == "default-faces" and mask["default"] and mask["frames_with_faces"] == mask["frames"] == 16
+    assert mask["text"].startswith("default mask: faces detected on the source, 16 frames with faces")
+    for mode in ("baseline", "roi"):
+        for p in points(doc, mode):
+            m = p["metrics"]
+            assert m["psnr_y_mean"] is not None and m["ssim_y_mean"] is not None  # the whole frame...
+            assert m["roi_psnr_y_mean"] is not None and m["bg_psnr_y_mean"] is not None  # ...and the region
+            assert 0.1 < m["roi_area_mean"] < 0.9
+    none = doc["clips"]["plain.mp4"]
+    assert none["mask"]["frames_with_faces"] == 0 and "whole-frame metrics only" in none["mask"]["text"]
+    for p in none["modes"]["roi"]:
+        assert p["metrics"]["psnr_y_mean"] is not None and "roi_psnr_y_mean" not in p["metrics"]
+    with open(os.path.join(out, "report.html"), encoding="utf-8") as f:
+        page = f.read()
+    assert "Default mask: faces detected on the source, 16 frames with faces" in page
+    assert "Default mask: no face detected on the source" in page
+    assert page.count("Whole frame and region, side by side") == 1  # the face clip only
+    assert "PSNR-Y whole frame</th><th>PSNR-Y region</th><th>PSNR-Y outside" in page
+
+
+def test_default_mask_sits_on_the_face(face):
+    from semcodec.bench.masks import DetectedFacesMask
+
+    mask = DetectedFacesMask(face["clip"], *SIZE)
+    box = face_mask(SIZE)
+    frames = list(mask.frames())
+    assert len(frames) == 16 and mask.usable
+    for region, soft in frames:
+        ys, xs = np.nonzero(region)
+        assert box[int(ys.mean()), int(xs.mean())]  # the region's centre is on the known face
+        assert (region & box).sum() > 0.5 * region.sum()  # and most of it is face
+        assert soft.min() >= 0 and soft.max() <= 1
+
+
+def test_no_default_mask_without_roi_modes(face, tmp_path):
+    doc = run_bench([face["clip"]], str(tmp_path / "out"), BenchSettings(
+        points=parse_points("crf", "30"), modes="baseline,baseline:ultrafast", metrics="psnr", progress=False))
+    clip = doc["clips"]["face.mp4"]
+    assert clip["mask"] is None and "roi_psnr_y_mean" not in clip["modes"]["baseline"][0]["metrics"]

@@ -11,6 +11,9 @@ user picks one of:
 - ``analyzer:NAME[,NAME]``: semcodec's analyzers run on the *source* clip; the fused importance
   map is the weight and ``importance >= 0.5`` the region.
 
+With ROI modes and none of these, the bench uses a default (``DetectedFacesMask``): the faces semcodec's face
+analyzer finds on every *source* frame, as boxes; a clip without a face is measured whole-frame only.
+
 Each source yields, per frame, a bool region mask and a soft map in [0, 1]. The importance weights
 of EW-PSNR are ``WEIGHT_FLOOR + (1 - WEIGHT_FLOOR) * soft``: attention is never wholly on the region,
 so the rest of the frame still counts, a tenth as much.
@@ -179,6 +182,84 @@ class AnalyzerMask(MaskSource):
         for small in self._maps:
             soft = cv2.resize(small.astype(np.float32), (self.width, self.height), interpolation=cv2.INTER_LINEAR)
             yield soft >= ANALYZER_THRESHOLD, soft
+
+
+DEFAULT_MASK_LONG_SIDE = 640  # detection size for the default mask: finer than the encoder's 320-px analysis
+
+
+class DetectedFacesMask(MaskSource):
+    """The default region: faces found by semcodec's face analyzer (CenterFace) on every frame of the source,
+    as tight boxes (no margin) with BoxesMask's soft edge. Never the encoder's map; but it is the detector the
+    ROI modes use (at twice their analysis size), so a face it misses is missed by both."""
+
+    kind = "default-faces"
+
+    def __init__(self, clip: str, width: int, height: int, progress=None):
+        from semcodec.analysis.faces import FaceAnalyzer
+
+        self.width, self.height = width, height
+        self.sigma = BOX_FEATHER * float(np.hypot(width, height))
+        detector = FaceAnalyzer(margin=0.0)
+        detector.load()
+        self.backend, self.reason = detector.backend, detector.reason
+        self.boxes: list[list[tuple[int, int, int, int]]] = []
+        self.detect_size = (0, 0)
+        if detector.available:
+            self.boxes = self._detect(detector, clip, progress)
+        self.frames_with_faces = sum(1 for b in self.boxes if b)
+
+    def _detect(self, detector, clip: str, progress) -> list[list[tuple[int, int, int, int]]]:
+        from semcodec.analysis.base import AnalysisFrame
+        from semcodec.analysis.fusion import analysis_size
+        from semcodec.frames import small_luma, small_rgb
+        from semcodec.progress import bar as progress_bar
+
+        aw, ah = analysis_size(self.width, self.height, DEFAULT_MASK_LONG_SIDE)
+        self.detect_size = (aw, ah)
+        out = []
+        with open_input(clip) as c:
+            bar = progress_bar(progress, f"faces in {os.path.basename(clip)}", c.streams.video[0].frames)
+            try:
+                for i, frame in enumerate(c.decode(video=0)):
+                    f = frame.reformat(format="yuv420p")
+                    af = AnalysisFrame(i, float(frame.time or 0.0), None, small_luma(f, aw, ah),
+                                       make_rgb=lambda f=f: small_rgb(f, aw, ah))
+                    out.append([self._pixels(r.box) for r in detector.analyze(af).regions])
+                    bar.update(1)
+            finally:
+                bar.close()
+        return out
+
+    def _pixels(self, box) -> tuple[int, int, int, int]:
+        x0, y0, x1, y1 = box
+        return (int(np.floor(x0 * self.width)), int(np.floor(y0 * self.height)),
+                int(np.ceil(x1 * self.width)), int(np.ceil(y1 * self.height)))
+
+    @property
+    def usable(self) -> bool:
+        """False when no frame has a face: the clip is measured whole-frame only."""
+        return self.frames_with_faces > 0
+
+    def describe(self) -> dict:
+        n, total = self.frames_with_faces, len(self.boxes)
+        if not self.backend:
+            text = f"default mask: no face detector here ({self.reason}): whole-frame metrics only"
+        elif not n:
+            text = f"default mask: no face detected on the source ({total} frames): whole-frame metrics only"
+        else:
+            text = (f"default mask: faces detected on the source, {n} frames with faces (of {total}; "
+                    f"{self.backend} boxes found at {self.detect_size[0]}x{self.detect_size[1]}, soft edge sigma "
+                    f"{self.sigma:.1f} px)")
+        return {"kind": self.kind, "default": True, "detector": self.backend or None, "frames": total,
+                "frames_with_faces": n, "text": text}
+
+    def frames(self):
+        for boxes in self.boxes:
+            m = np.zeros((self.height, self.width), bool)
+            for x0, y0, x1, y1 in boxes:
+                m[max(0, y0):max(0, min(y1, self.height)), max(0, x0):max(0, min(x1, self.width))] = True
+            soft = cv2.GaussianBlur(m.astype(np.float32), (0, 0), self.sigma) if m.any() else m.astype(np.float32)
+            yield m, soft
 
 
 def mask_source(spec: str, clip: str, width: int, height: int, frames: int) -> MaskSource:

@@ -11,7 +11,11 @@ results.json::
      "run": {"encoded": points encoded by the last run, "reused": points taken from an earlier run,
              "wall_s": its wall time (checks, encodes, measurements)},
      "clips": {FILE_NAME: {"path", "width", "height", "frames", "fps",
-                           "points": [RATE.to_json(), ...], "mask": mask-source description or null,
+                           "points": [RATE.to_json(), ...],
+                           "mask": mask-source description {"kind", "text", ...} or null; without --roi-mask
+                                   and with ROI modes the default {"kind": "default-faces", "default": true,
+                                   "detector", "frames", "frames_with_faces", "text"} (no face: whole-frame
+                                   metrics only, the text says so),
                            "modes": {MODE: [POINT, ...] sorted by rate}}},
      "bd": [{"clip", "anchor", "test", "metric", "bd_rate_pct", "bd_quality", "method", "note"}]}
 

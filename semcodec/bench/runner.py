@@ -16,12 +16,13 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from semcodec import __version__
 from semcodec.bench import results
 from semcodec.bench.bd import METHODS
-from semcodec.bench.masks import count_frames, file_identity, mask_source
+from semcodec.bench.masks import DetectedFacesMask, count_frames, file_identity, mask_source
 from semcodec.bench.measure import measure, parse_metrics
 from semcodec.bench.modes import Mode, RatePoint, parse_modes
 from semcodec.encoding.codecs import caps_for
@@ -41,12 +42,16 @@ class BenchSettings:
     two_pass: bool = False
     preset: str | None = None
     modes: str = "baseline,roi"
-    roi_mask: str | None = None  # boxes.json | mask video ({stem} allowed) | analyzer:NAME
+    roi_mask: str | None = None  # boxes.json | mask video ({stem} allowed) | analyzer:NAME; None with ROI
+    # modes: faces detected on the source (DetectedFacesMask), or whole-frame only where there is none
     metrics: str = "psnr,ssim,vmaf,xpsnr"
     resume: bool = False
     keep_encodes: bool = False
     bd_method: str = "pchip"
     progress: Progress | None = None  # the front end's bars; None: silent
+    # told (clip name, mask description) for every clip once the run starts, before the first encode: the
+    # front end says which region the region metrics use (the library prints nothing)
+    on_mask: Callable[[str, dict | None], None] | None = None
 
 
 @dataclass
@@ -56,7 +61,8 @@ class _Clip:
     info: object
     frames: int
     points: list[RatePoint]
-    mask: object
+    mask: object  # the MaskSource measured, or None: whole-frame metrics only
+    mask_info: dict | None  # what the report says about the region (also when a default found no face)
 
 
 def _now() -> str:
@@ -128,7 +134,11 @@ def _check(inputs: list[str], out_dir: str, s: BenchSettings) -> tuple[list[Mode
         frames = count_frames(path)
         mask = mask_source(s.roi_mask, path, info.width, info.height, frames) if s.roi_mask else None
         points = sorted(s.clip_points.get(name, s.points), key=lambda p: p.value)
-        clips.append(_Clip(path, name, info, frames, points, mask))
+        clips.append(_Clip(path, name, info, frames, points, mask, mask.describe() if mask else None))
+    if not s.roi_mask and any(m.roi != "off" for m in modes):
+        for clip in clips:  # once every input is known to be readable: detection takes a while
+            default = DetectedFacesMask(clip.path, clip.info.width, clip.info.height, s.progress)
+            clip.mask, clip.mask_info = (default if default.usable else None), default.describe()
     return modes, metrics, clips
 
 
@@ -136,7 +146,7 @@ def _hash(clip: _Clip, mode: Mode, point: RatePoint, s: BenchSettings, metrics: 
     key = {"schema": results.SCHEMA, "semcodec": __version__, "clip": file_identity(clip.path), "codec": s.codec,
            "rate": point.to_json(), "two_pass": s.two_pass, "preset": mode.preset or s.preset,
            "roi": mode.roi, "roi_strength": mode.strength, "metrics": metrics,
-           "mask": clip.mask.describe() if clip.mask else None}
+           "mask": clip.mask_info}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:20]
 
 
@@ -183,6 +193,9 @@ def _run_locked(out_dir: str, s: BenchSettings, modes: list[Mode], metrics: list
         old_doc = results.load(json_path)
         old, created = results.finished_points(old_doc), old_doc.get("created", created)
     os.makedirs(out_dir, exist_ok=True)
+    for c in clips:
+        if s.on_mask:
+            s.on_mask(c.name, c.mask_info)
     doc = {
         "schema": results.SCHEMA, "created": created, "updated": _now(),
         "settings": {"codec": s.codec, "rate_control": clips[0].points[0].kind, "two_pass": s.two_pass,
@@ -193,7 +206,7 @@ def _run_locked(out_dir: str, s: BenchSettings, modes: list[Mode], metrics: list
         "clips": {c.name: {"path": os.path.abspath(c.path), "width": c.info.width, "height": c.info.height,
                            "frames": c.frames, "fps": round(float(c.info.average_rate), 3),
                            "points": [p.to_json() for p in c.points],
-                           "mask": c.mask.describe() if c.mask else None,
+                           "mask": c.mask_info,
                            "modes": {m.name: [] for m in modes}} for c in clips},
         "bd": [],
     }
