@@ -45,6 +45,11 @@ def register(sub) -> None:
     enc.add_argument("--roi-strength", type=finite_float(0, 1), default=0.2, metavar="S",
                      help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
                           "most and least important blocks); offsets are balanced so the rate stays put")
+    enc.add_argument("--crf-rate", default="neutral", choices=["neutral", "extra"],
+                     help="CRF with a map: neutral (default) lands within a few %% of --roi off's size at the same "
+                          "CRF: a few sampled segments are encoded plain and with the map to fit a whole-frame "
+                          "offset, so the rest of the frame pays for the favoured regions; extra spends bits on "
+                          "the favoured regions only, and the file grows")
     enc.add_argument("--shots", default="auto", choices=["auto", "off"],
                      help="auto (default): a keyframe (IDR) at every detected cut; off: the encoder decides")
     enc.add_argument("--keyframes-from", metavar="TAGS.json|auto",
@@ -166,7 +171,8 @@ def cmd_encode(args) -> int:
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,
                               save_maps=args.save_maps, yolo_weights=args.yolo_weights, shots=args.shots,
                               keyframes_from=args.keyframes_from, subtitles=args.subtitles, prompt=args.prompt,
-                              emotion_strength=args.emotion_strength, emotion_model=args.emotion_model)
+                              emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,
+                              crf_rate=args.crf_rate)
     execution = Execution(threads=args.threads, progress=stderr_progress(args.quiet))
     if args.report == STDOUT and args.json:
         raise UsageError("--report - and --json both write the report to stdout: use one")

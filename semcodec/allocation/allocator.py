@@ -25,6 +25,15 @@ class BlockGrid:
         return (-(-self.height // self.block), -(-self.width // self.block))
 
 
+# The inter-frame cost model: per-pixel temporal difference beyond a noise dead zone (grey levels: sensor
+# noise and grain that the quantiser removes anyway), plus a small texture share (intra blocks in inter
+# frames, keyframes amortised over the GOP). A first guess only: semcodec.pipeline.ratefit measures what
+# the map really costs and corrects the whole-frame offset, so these set how much it has to correct.
+NOISE_DEAD_ZONE = 2.0
+TEXTURE_SHARE = 0.003
+FLOOR_SHARE = 0.001
+
+
 class Allocator:
     def __init__(self, grid: BlockGrid, strength_qp: float, levels: int | None = None,
                  step: float = 0.5, balance: bool = True):
@@ -48,14 +57,28 @@ class Allocator:
         act = self.block_mean(grad)
         return act + 0.2 * float(act.mean()) + 1e-3  # flat blocks still cost header and DC bits
 
+    def cost(self, gray: np.ndarray, prev_gray: np.ndarray | None = None) -> np.ndarray:
+        """Per-block share of the frame's bits in a plain encode. Without the previous frame: texture (an
+        intra frame). With it: the temporal residual, where an inter frame spends its bits (a static
+        background costs almost nothing however textured), plus a texture share for intra blocks and
+        imperfect prediction."""
+        spatial = self.activity(gray)
+        if prev_gray is None or prev_gray.shape != gray.shape:
+            return spatial
+        a = cv2.blur(gray.astype(np.float32), (3, 3))
+        b = cv2.blur(prev_gray.astype(np.float32), (3, 3))
+        temporal = self.block_mean(np.maximum(np.abs(a - b) - NOISE_DEAD_ZONE, 0))
+        return temporal + TEXTURE_SHARE * spatial + FLOOR_SHARE * float(spatial.mean())
+
     def offsets(self, importance: np.ndarray, gray: np.ndarray, strength_scale: float = 1.0,
-                frame_offset: float = 0.0) -> np.ndarray:
+                frame_offset: float = 0.0, prev_gray: np.ndarray | None = None) -> np.ndarray:
         """QP offsets (negative = more bits) on the encoder's block grid. `strength_scale` adapts the map
-        per shot; `frame_offset` (QP, after balancing) moves bits between frames, e.g. to keyframes."""
+        per shot; `frame_offset` (QP, after balancing) moves bits between frames, e.g. to keyframes;
+        `prev_gray` (the previous analysis frame) makes the rate balance see where inter frames spend."""
         imp = np.clip(self.block_mean(importance), 0.0, 1.0)
         dq = -self.strength * strength_scale * imp
         if self.balance:
-            w = self.activity(gray)
+            w = self.cost(gray, prev_gray)
             # solve sum(w * 2^(-(dq + shift)/6)) == sum(w) for shift, in closed form
             shift = 6.0 * np.log2(float((w * np.exp2(-dq / 6.0)).sum() / w.sum()))
             dq = dq + shift

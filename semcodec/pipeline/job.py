@@ -24,6 +24,7 @@ from semcodec.io.writer import atomic_output, check_output_path
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapStage, OffsetLog, PassContext, PassResult, run_pass
 from semcodec.pipeline.planner import FramePlanner
+from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset
 from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 from semcodec.planning import ShotPlan
@@ -33,8 +34,11 @@ log = logging.getLogger("semcodec")
 
 class _Job:
     def __init__(self, input_path: str, output_path: str, s: EncodeSettings, plan: ShotPlan | None,
-                 chunk: ChunkRange, execution: Execution):
+                 chunk: ChunkRange, execution: Execution, rate_offset: float | None = None):
         self.s = s
+        self.log_warnings = execution.log_warnings
+        self.rate_offset = rate_offset
+        self.rate_fit: RateFit | None = None
         self.rc = s.rate_control()
         self.warnings: list[str] = []
         info: StreamInfo = probe(input_path)
@@ -58,7 +62,8 @@ class _Job:
 
     def warn(self, msg: str) -> None:
         self.warnings.append(msg)
-        log.warning(msg)
+        if self.log_warnings:
+            log.warning(msg)
 
     def _shot_plan(self, given: ShotPlan | None) -> ShotPlan | None:
         s = self.s
@@ -124,6 +129,7 @@ class _Job:
     def run(self) -> EncodeReport:
         t_start = time.perf_counter()
         ctx = self.ctx
+        self._fit_rate()
         with tempfile.TemporaryDirectory(prefix="semcodec-") as workdir, atomic_output(ctx.output_path) as tmp_out:
             ctx.stats_path = os.path.join(workdir, "rc.stats")
             self._open_maps_writer()
@@ -135,6 +141,29 @@ class _Job:
                 if ctx.maps and ctx.maps.maps_writer:
                     ctx.maps.maps_writer.close(ok)
         return self.report(final, time.perf_counter() - t_start)
+
+    def _fit_rate(self) -> None:
+        """CRF with a map: the whole-frame offset that keeps the file at --roi off's size (ratefit)."""
+        maps = self.ctx.maps
+        if maps is None:
+            return
+        if self.rate_offset is not None:
+            maps.planner.rate_offset = self.rate_offset
+            return
+        if self.rc.bitrate or self.s.crf_rate != "neutral" or self.ctx.chunk.ranged:
+            return
+
+        def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, execution: Execution,
+                  offset: float) -> Probe:
+            o = run(path, out, s, plan=self.plan, chunk=chunk, execution=execution, rate_offset=offset).output
+            return Probe(o.keyframe_bytes or 0, o.keyframes or 0, o.video_bytes - (o.keyframe_bytes or 0),
+                         o.frames - (o.keyframes or 0))
+
+        info = self.ctx.info
+        frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
+        self.rate_fit = fit_rate_offset(self.ctx.input_path, self.s, frames, float(info.average_rate), probe,
+                                        self.ctx.execution)
+        maps.planner.rate_offset = self.rate_fit.offset_qp
 
     def _open_maps_writer(self) -> None:
         if not self.s.save_maps:
@@ -177,9 +206,11 @@ class _Job:
         if ctx.maps:
             self._roi_details()
         output = OutputSummary(ctx.output_path, os.path.getsize(ctx.output_path), final.video_bytes, final.frames,
-                               duration, ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt)
+                               duration, ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt,
+                               keyframe_bytes=final.key_bytes, keyframes=final.key_frames)
         passes = 2 if self.rc.two_pass else 1
-        timings = Timings(seconds, analysis_s=ctx.analysis_s, fps=round(final.frames * passes / seconds, 2))
+        timings = Timings(seconds, analysis_s=ctx.analysis_s, fps=round(final.frames * passes / seconds, 2),
+                          rate_fit_s=self.rate_fit.seconds if self.rate_fit else None)
         return EncodeReport(
             input=info, output=output, settings=self.s, rate_control=self.rc.describe(),
             preset=str(self.s.preset or ctx.caps.default_preset), roi=self.roi,
@@ -198,7 +229,10 @@ class _Job:
             "offset_qp_min": round(float(ms[:, 0].min()), 2),
             "offset_qp_max": round(float(ms[:, 1].max()), 2),
             "favoured_area_mean": round(float(ms[:, 2].mean()), 4),
+            "rate_offset_qp": round(maps.planner.rate_offset, 2),
         }
+        if self.rate_fit is not None:
+            self.roi.details["rate_fit"] = self.rate_fit.to_json()
         self.roi.analyzers = maps.planner.mapper.summary()
 
 
@@ -217,7 +251,7 @@ def _check_first_pass_stats(path: str, frames: int) -> None:
 
 def run(input_path: str, output_path: str, settings: EncodeSettings | None = None, *,
         plan: ShotPlan | None = None, chunk: ChunkRange | None = None,
-        execution: Execution | None = None) -> EncodeReport:
+        execution: Execution | None = None, rate_offset: float | None = None) -> EncodeReport:
     """Encode `input_path` to `output_path` and return the typed report (`encode` returns its JSON).
 
     Args:
@@ -226,6 +260,8 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
             `semcodec.encode` does, or `semcodec.tagging.tagger.plan_from_video`).
         chunk: only these input frames (a chunk of a parallel encode); default all.
         execution: threads, audio copy, progress bars; default FFmpeg's threads, audio copied, silent.
+        rate_offset: a whole-frame QP offset for every map, already fitted (chunks of a parallel encode
+            get the job's); None: fitted here when CRF rate neutrality asks for it (semcodec.pipeline.ratefit).
 
     Returns:
         The EncodeReport.
@@ -241,7 +277,8 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
         if os.path.abspath(settings.save_maps) == os.path.abspath(output_path):
             raise SemcodecError("--save-maps path is the output path")
     try:
-        return _Job(input_path, output_path, settings, plan, chunk or ChunkRange(), execution or Execution()).run()
+        return _Job(input_path, output_path, settings, plan, chunk or ChunkRange(), execution or Execution(),
+                    rate_offset).run()
     except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
         raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
 

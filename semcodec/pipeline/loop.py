@@ -109,6 +109,8 @@ class PassResult:
     pass_no: int
     frames: int = 0
     video_bytes: int = 0
+    key_bytes: int = 0  # of those, in keyframes
+    key_frames: int = 0
     first_pts: int | None = None
     last_pts: int | None = None
     stats: DecodeStats = field(default_factory=DecodeStats)
@@ -132,6 +134,9 @@ class _Muxer:
     def video(self, packets) -> None:
         for packet in packets:
             self.result.video_bytes += packet.size
+            if packet.is_keyframe:
+                self.result.key_bytes += packet.size
+                self.result.key_frames += 1
             self.out.mux(packet)
 
     def header_written(self) -> None:

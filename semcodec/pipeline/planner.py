@@ -26,10 +26,15 @@ class FramePlanner:
                  plan: ShotPlan | None = None, text: TextGuide | None = None):
         self.mapper, self.allocator, self.block = mapper, allocator, block
         self.plan, self.text = plan, text
+        self._prev_gray: np.ndarray | None = None
+        # whole-frame QP added to every map (semcodec.pipeline.ratefit: CRF rate neutrality); after the
+        # allocator, so its block limits do not cut it
+        self.rate_offset = 0.0
 
     def reset(self) -> None:
         """Before each pass: the mapper's temporal state starts afresh."""
         self.mapper.reset()
+        self._prev_gray = None
 
     def __call__(self, af: AnalysisFrame) -> FramePlan:
         scale, weights, boost = 1.0, None, 0.0
@@ -41,7 +46,10 @@ class FramePlanner:
             scale *= gain
             boost += self.text.frame_offset(af.time)
         lift = self._lift(boost)
-        dq = self.allocator.offsets(importance, af.gray, strength_scale=scale, frame_offset=boost - lift)
+        dq = self.allocator.offsets(importance, af.gray, strength_scale=scale, frame_offset=boost - lift,
+                                    prev_gray=self._prev_gray)
+        self._prev_gray = af.gray
+        lift += self.rate_offset  # not rounded: a constant adds no distinct values to the map
         if lift:
             dq = dq + np.float32(lift)
         return FramePlan(importance, QpMap(dq, self.block))
@@ -52,5 +60,8 @@ class FramePlanner:
         with a level limit, whose levels it would overflow)."""
         if boost <= 0 or self.text is None or self.allocator.levels is not None:
             return 0.0
+        return self._rounded(boost)
+
+    def _rounded(self, qp: float) -> float:
         step = self.allocator.step
-        return float(np.rint(boost / step) * step) if step else boost
+        return float(np.rint(qp / step) * step) if step else qp

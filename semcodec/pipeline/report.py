@@ -28,6 +28,8 @@ class OutputSummary:
     width: int
     height: int
     pix_fmt: str | None = None
+    keyframe_bytes: int | None = None  # video bytes in keyframes
+    keyframes: int | None = None
 
     def to_json(self) -> dict:
         d = {"path": self.path, "bytes": self.bytes, "video_bytes": self.video_bytes, "frames": self.frames,
@@ -36,6 +38,8 @@ class OutputSummary:
              "width": self.width, "height": self.height}
         if self.pix_fmt:
             d["pix_fmt"] = self.pix_fmt
+        if self.keyframes is not None:
+            d.update(keyframes=self.keyframes, keyframe_bytes=self.keyframe_bytes)
         return d
 
 
@@ -63,6 +67,7 @@ class Timings:
     encode_s: float | None = None  # chunked: chunk encoding, join and planning apart
     join_s: float | None = None
     planning_s: float | None = None
+    rate_fit_s: float | None = None  # CRF rate-neutrality probes (inside total_s)
 
     def to_json(self) -> dict:
         return {k: (round(v, 3) if isinstance(v, float) and k != "fps" else v)

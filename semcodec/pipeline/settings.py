@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import Literal
 
 from semcodec.analysis.fusion import RoiMode
 from semcodec.encoding.codecs import (
@@ -18,6 +19,7 @@ from semcodec.encoding.codecs import (
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.progress import Progress
 
+CrfRate = Literal["neutral", "extra"]
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 34, "libsvtav1": 35}
 
 
@@ -40,6 +42,9 @@ class EncodeSettings:
     prompt: str | None = None  # text for the whole video: its regions get the bits ("the faces")
     emotion_strength: float = 4.0  # QP between the calmest and the most intense moment of the subtitles
     emotion_model: str | None = None  # local transformers emotion classifier folder (default VADER + MiniLM)
+    # CRF with a map: 'neutral' lands at --roi off's size (the rest of the frame pays for the regions);
+    # 'extra' only adds bits to the regions (the file grows)
+    crf_rate: CrfRate = "neutral"
 
     @property
     def roi_mode(self) -> RoiMode:
@@ -60,6 +65,8 @@ class EncodeSettings:
                                 ("--emotion-strength", self.emotion_strength, 24)):
             if not (math.isfinite(value) and 0 <= value <= hi):
                 raise UsageError(f"{name} {value:g} is out of range (0-{hi})")
+        if self.crf_rate not in ("neutral", "extra"):
+            raise UsageError(f"--crf-rate must be neutral or extra, not {self.crf_rate!r}")
         if self.shots not in ("auto", "off"):
             raise UsageError(f"--shots must be auto or off, not {self.shots!r}")
         if self.yolo_weights and not os.path.isfile(self.yolo_weights):
@@ -112,3 +119,4 @@ class Execution:
     threads: int | None = None  # fixed encoder thread count: bytes that do not depend on the machine
     audio: bool = True  # copy the input's audio (chunks carry none: it is joined once)
     progress: Progress | None = None  # the front end's bars; None: silent
+    log_warnings: bool = True  # False for internal probe encodes: their warnings repeat the main encode's

@@ -1,0 +1,133 @@
+"""CRF rate neutrality, closed on the encoder's real output: an ROI encode at CRF N should cost what
+`--roi off` at CRF N costs, the favoured regions paid for by the rest of the frame.
+
+The allocator balances each map with a rate model, but only the encoder knows what a map costs (its AQ,
+mbtree and dead zone answer a QP offset very unevenly). So before the main encode, a few sampled segments
+are encoded for real: once plain, as `--roi off` would, and with the map at two whole-frame offsets. The
+offset that makes the ROI segments as large as the plain ones (a secant step on log size, which is close
+to linear in QP) is added to every map of the main encode."""
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
+
+# sampled segments: up to SEGMENTS of about SEGMENT_S seconds each, at most SHARE of the frames (short
+# clips: at least MIN_FRAMES in all, so a probe sees more than one GOP's start)
+SEGMENTS, SEGMENT_S, SHARE, MIN_FRAMES = 2, 2.0, 0.2, 48
+MAX_OFFSET_QP = 12.0
+MAX_PROBES, TOLERANCE = 3, math.log(1.01)  # ROI probe encodes; stop within 1 % of the plain size
+
+
+@dataclass
+class RateFit:
+    offset_qp: float = 0.0
+    segments: list[tuple[int, int]] = field(default_factory=list)
+    probes: list[dict] = field(default_factory=list)  # {offset_qp, bytes, plain_bytes}
+    seconds: float = 0.0
+
+    def to_json(self) -> dict:
+        return {"method": "probe encodes of sampled segments (plain vs ROI), secant on log size",
+                "offset_qp": round(self.offset_qp, 2), "segments": [list(s) for s in self.segments],
+                "probes": self.probes}
+
+
+def sample_segments(frames: int, fps: float) -> list[tuple[int, int]]:
+    """Up to SEGMENTS evenly spread [start, end) frame ranges covering about SHARE of the video."""
+    if frames <= 0:
+        return []
+    total = min(frames, max(MIN_FRAMES, int(frames * SHARE)))
+    count = max(1, min(SEGMENTS, total // max(1, int(fps * SEGMENT_S * 0.5))))
+    length = max(1, total // count)
+    if count == 1 and length >= frames:
+        return [(0, frames)]
+    starts = [round(i * (frames - length) / max(1, count - 1)) if count > 1 else (frames - length) // 2
+              for i in range(count)]
+    return [(s, min(frames, s + length)) for s in starts]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Video bytes of probe encodes, keyframes apart: a segment starts with one, the whole video has few."""
+
+    key_bytes: int = 0
+    key_frames: int = 0
+    inter_bytes: int = 0
+    inter_frames: int = 0
+
+    def __add__(self, other: Probe) -> Probe:
+        return Probe(self.key_bytes + other.key_bytes, self.key_frames + other.key_frames,
+                     self.inter_bytes + other.inter_bytes, self.inter_frames + other.inter_frames)
+
+    def projected(self, frames: int, keyframes: int) -> float:
+        """Bytes of a whole video of `frames` frames with `keyframes` of them keyframes, at these averages."""
+        key = self.key_bytes / max(1, self.key_frames)
+        inter = self.inter_bytes / max(1, self.inter_frames)
+        return keyframes * key + max(0, frames - keyframes) * inter
+
+
+Encoder = Callable[[str, str, EncodeSettings, ChunkRange, Execution, float], Probe]
+# keyframes the main encode is expected to have: one per encoder GOP (x264/x265 keyint 250) at the least
+KEYINT = 250
+
+
+def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps: float, encode: Encoder,
+                    execution: Execution) -> RateFit:
+    """The whole-frame QP offset that makes the map rate neutral at this CRF. `encode(input, output,
+    settings, chunk, execution, offset)` runs one probe encode and returns its Probe."""
+    t0 = time.perf_counter()
+    fit = RateFit(segments=sample_segments(frames, fps))
+    quiet = replace(execution, audio=False, progress=None, log_warnings=False)
+    plain_settings = replace(settings, roi="off", save_maps=None, subtitles=None, prompt=None,
+                             keyframes_from=None)
+    roi_settings = replace(settings, save_maps=None)
+    with tempfile.TemporaryDirectory(prefix="semcodec-ratefit-") as tmp:
+        out = os.path.join(tmp, "probe.mkv")
+
+        keyframes = max(1, math.ceil(frames / KEYINT))
+
+        def size(s: EncodeSettings, offset: float) -> float:
+            total = Probe()
+            for a, b in fit.segments:
+                total = total + encode(input_path, out, s, ChunkRange(a, b), quiet, offset)
+            return total.projected(frames, keyframes)
+
+        plain = size(plain_settings, 0.0)
+        if plain <= 0:
+            return fit
+
+        def log_ratio(offset: float) -> float:
+            r = math.log(max(1.0, size(roi_settings, offset)) / plain)
+            fit.probes.append({"offset_qp": round(offset, 2), "bytes_ratio": round(math.exp(r), 4)})
+            return r
+
+        fit.offset_qp = _solve(log_ratio)
+    fit.seconds = time.perf_counter() - t0
+    return fit
+
+
+def _solve(log_ratio: Callable[[float], float]) -> float:
+    """The offset where log_ratio crosses zero: a first step as if size ~ 2^(-QP/6), then secant steps,
+    at most MAX_PROBES probes, stopping once within TOLERANCE."""
+    d0, r0 = 0.0, log_ratio(0.0)
+    if abs(r0) < TOLERANCE:
+        return 0.0
+    d1 = _clamp(6.0 * r0 / math.log(2))
+    for _ in range(MAX_PROBES - 1):
+        r1 = log_ratio(d1)
+        if abs(r1) < TOLERANCE:
+            return d1
+        slope = (r1 - r0) / (d1 - d0) if d1 != d0 else 0.0
+        if slope > -1e-3:  # a map whose size does not fall with the offset: keep the last step
+            return d1
+        d0, r0, d1 = d1, r1, _clamp(d1 - r1 / slope)
+    return d1
+
+
+def _clamp(qp: float) -> float:
+    return max(-MAX_OFFSET_QP, min(MAX_OFFSET_QP, qp))

@@ -1,0 +1,70 @@
+"""CRF rate neutrality: sampled segments, the offset solver, and real encodes that land at --roi off's size."""
+import math
+
+import pytest
+
+from conftest import make_clip
+from semcodec.pipeline import EncodeSettings, encode
+from semcodec.pipeline.ratefit import MAX_PROBES, TOLERANCE, Probe, _solve, sample_segments
+
+
+@pytest.mark.parametrize("frames,fps", [(1, 25), (20, 25), (120, 30), (300, 25), (1691, 24), (100_000, 60)])
+def test_segments_are_inside_ordered_and_a_small_share(frames, fps):
+    segs = sample_segments(frames, fps)
+    assert segs and all(0 <= a < b <= frames for a, b in segs)
+    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(segs, segs[1:]))
+    covered = sum(b - a for a, b in segs)
+    assert covered <= max(48, 0.2 * frames) + len(segs)
+    if frames >= 1000:
+        assert covered < 0.21 * frames and segs[0][0] == 0 and segs[-1][1] == frames  # spread over the video
+
+
+@pytest.mark.parametrize("r0,curve", [(0.3, 1.0), (-0.2, 1.0), (0.25, 1.6), (0.05, 0.7)])
+def test_solver_finds_the_neutral_offset(r0, curve):
+    """log size ratio falling with the offset, not quite as 2^(-QP/6) assumes (curve bends it)."""
+    calls = []
+
+    def log_ratio(d):
+        calls.append(d)
+        return r0 - math.log(2) / 6 * curve * d * (1 + 0.05 * d)
+
+    d = _solve(log_ratio)
+    assert len(calls) <= MAX_PROBES
+    assert abs(log_ratio(d)) < 2.5 * TOLERANCE
+
+
+def test_solver_leaves_a_neutral_map_alone():
+    assert _solve(lambda d: 0.001) == 0.0
+
+
+def test_projection_weights_keyframes_as_the_whole_video_has_them():
+    p = Probe(key_bytes=3000, key_frames=3, inter_bytes=1000, inter_frames=100)  # 1000 per key, 10 per inter
+    assert p.projected(frames=500, keyframes=2) == pytest.approx(2 * 1000 + 498 * 10)
+
+
+@pytest.fixture(scope="module")
+def face_clip(tmp_path_factory):
+    return make_clip(tmp_path_factory.mktemp("rate") / "face.mp4", frames=40, content="face")
+
+
+# x265 quantises offsets per CU to whole QPs, so its size moves in steps: 5 % (the shared clips' measured
+# rows are in benchmarks/results/crf_rate.md)
+@pytest.mark.parametrize("codec,crf,tolerance", [("libx264", 26, 0.03), ("libx265", 30, 0.05)])
+def test_crf_roi_lands_at_the_plain_size(face_clip, tmp_path, codec, crf, tolerance):
+    off = encode(face_clip, str(tmp_path / "off.mp4"), EncodeSettings(codec=codec, crf=crf, roi="off"))
+    on = encode(face_clip, str(tmp_path / "on.mp4"), EncodeSettings(codec=codec, crf=crf, roi="faces"))
+    extra = encode(face_clip, str(tmp_path / "x.mp4"),
+                   EncodeSettings(codec=codec, crf=crf, roi="faces", crf_rate="extra"))
+    ratio = on["output"]["video_bytes"] / off["output"]["video_bytes"]
+    assert abs(ratio - 1) <= tolerance, (ratio, on["roi"]["rate_fit"])
+    fit = on["roi"]["rate_fit"]
+    assert fit["probes"] and fit["probes"][0]["offset_qp"] == 0
+    assert on["roi"]["rate_offset_qp"] == pytest.approx(fit["offset_qp"], abs=0.01)
+    assert "rate_fit" not in extra["roi"] and extra["roi"]["rate_offset_qp"] == 0
+    # 'extra' spends more than neutral: the map's own cost, not paid for by the rest of the frame
+    assert extra["output"]["video_bytes"] > on["output"]["video_bytes"]
+
+
+def test_bitrate_modes_need_no_fit(face_clip, tmp_path):
+    rep = encode(face_clip, str(tmp_path / "b.mp4"), EncodeSettings(bitrate=150_000, roi="faces"))
+    assert "rate_fit" not in rep["roi"]
