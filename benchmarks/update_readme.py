@@ -104,6 +104,8 @@ def render() -> str:
         res = _load(name)
         if res:
             parts += roi_table(res)
+    parts += markdown_file("crf_rate.md")
+    parts += markdown_file("roi_peers.md")
     speed = _load("speed.json")
     if speed:
         parts += speed_table(speed)
