@@ -40,6 +40,8 @@ bench: setup
 	$(PY) benchmarks/determinism.py
 	$(PY) benchmarks/roi_vs_x264.py --codec libx264
 	$(PY) benchmarks/roi_vs_x264.py --codec libx265 --modes off,faces,auto,auto@0.3
+	$(PY) benchmarks/crf_rate.py
+	$(PY) benchmarks/roi_peers.py
 	$(PY) benchmarks/speed.py
 	$(PY) benchmarks/standard.py --codec libx264
 	$(PY) benchmarks/standard.py --codec libx265
