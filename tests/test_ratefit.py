@@ -68,3 +68,19 @@ def test_crf_roi_lands_at_the_plain_size(face_clip, tmp_path, codec, crf, tolera
 def test_bitrate_modes_need_no_fit(face_clip, tmp_path):
     rep = encode(face_clip, str(tmp_path / "b.mp4"), EncodeSettings(bitrate=150_000, roi="faces"))
     assert "rate_fit" not in rep["roi"]
+
+
+def test_chunked_crf_fits_once_and_every_chunk_carries_it(face_clip, tmp_path):
+    from semcodec.parallel import ParallelOptions, encode_parallel
+
+    def opts(name):
+        return ParallelOptions(workers=2, chunk_min_s=0.4, chunk_max_s=0.8, work_dir=str(tmp_path / name))
+
+    off = encode_parallel(face_clip, str(tmp_path / "off.mp4"), EncodeSettings(crf=26, roi="off"), opts("a"))
+    on = encode_parallel(face_clip, str(tmp_path / "on.mp4"), EncodeSettings(crf=26, roi="faces"), opts("b"))
+    assert len(on["parallel"]["chunks"]) >= 2
+    fit = on["roi"]["rate_fit"]
+    assert fit["probes"] and on["roi"]["rate_offset_qp"] == pytest.approx(fit["offset_qp"], abs=0.01)
+    assert "rate_fit" not in off["roi"]
+    ratio = on["output"]["video_bytes"] / off["output"]["video_bytes"]
+    assert abs(ratio - 1) <= 0.05, (ratio, fit)

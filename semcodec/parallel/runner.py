@@ -139,6 +139,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
                          max(1, round(opts.chunk_min_s * fps)), max(1, round(opts.chunk_max_s * fps)),
                          index.keyframes)
     rates = split_budget(chunks, index, settings.bitrate) if settings.bitrate else [None] * len(chunks)
+    fit = _fit_rate(input_path, settings, opts, len(chunks))
     ext = ".mkv" if settings.codec == "libvpx-vp9" else ".mp4"
     data = {
         "schema": SCHEMA, "semcodec": __version__, "input": sig, "settings_hash": shash,
@@ -150,12 +151,26 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
                   "seekable": index.seekable},
         "chunks": [{"index": c.index, "start_frame": c.start_frame, "end_frame": c.end_frame,
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
-                    "bitrate": r, "state": "pending", "file": f"chunk_{c.index:05d}{ext}", "sha256": None,
-                    "bytes": None} for c, r in zip(chunks, rates)],
+                    "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
+                    "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
+        "rate_fit": fit.to_json() if fit else None,
     }
     m = Manifest(work_dir, data)
     m.save()
     return m
+
+
+def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
+    """CRF rate neutrality for the whole job, fitted once (every chunk starts with a keyframe) and handed to
+    the chunks through the manifest, so a resumed job uses the same offset."""
+    from semcodec.io.reader import probe
+    from semcodec.pipeline import Execution, fit_rate
+    from semcodec.pipeline.ratefit import wants_rate_fit
+
+    if not wants_rate_fit(settings):
+        return None
+    return fit_rate(input_path, settings, probe(input_path), Execution(threads=opts.threads_per_chunk),
+                    keyframes=chunks)
 
 
 def _index_from(m: Manifest):
@@ -465,5 +480,8 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
     }
     starts = {c["index"]: c["start_frame"] for c in m.chunks}
     chunk_reports = {starts[i]: r["report"] for i, r in results.items()}
-    return EncodeReport.merge(chunk_reports, input=info, output=output, settings=settings, timings=timings,
-                              parallel=parallel).to_json()
+    report = EncodeReport.merge(chunk_reports, input=info, output=output, settings=settings, timings=timings,
+                                parallel=parallel)
+    if m.data.get("rate_fit"):
+        report.roi.details = {**report.roi.details, "rate_fit": m.data["rate_fit"]}
+    return report.to_json()

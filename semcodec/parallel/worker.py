@@ -67,11 +67,13 @@ def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dic
     span = ChunkRange(chunk["start_frame"], chunk["end_frame"], chunk.get("seek_pts"))
     execution = Execution(threads=threads, audio=False)
     want = chunk["end_frame"] - chunk["start_frame"]
-    report = run(input_path, out_path, s, chunk=span, execution=execution)
+    rate_offset = chunk.get("rate_offset")  # the job's CRF rate fit (runner._fit_rate), or None
+    report = run(input_path, out_path, s, chunk=span, execution=execution, rate_offset=rate_offset)
     seeked = span.seeks
     if report.output.frames != want and seeked:
         # the seek landed badly (a container whose index lies): decode from the start instead
-        report = run(input_path, out_path, s, chunk=dataclasses.replace(span, seek_pts=None), execution=execution)
+        report = run(input_path, out_path, s, chunk=dataclasses.replace(span, seek_pts=None), execution=execution,
+                     rate_offset=rate_offset)
         seeked = False
     if report.output.frames != want:
         raise SemcodecError(f"chunk {chunk['index']}: encoded {report.output.frames} frames, expected {want}")

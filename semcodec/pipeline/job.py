@@ -24,7 +24,7 @@ from semcodec.io.writer import atomic_output, check_output_path
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapStage, OffsetLog, PassContext, PassResult, run_pass
 from semcodec.pipeline.planner import FramePlanner
-from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset
+from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, wants_rate_fit
 from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 from semcodec.planning import ShotPlan
@@ -150,19 +150,9 @@ class _Job:
         if self.rate_offset is not None:
             maps.planner.rate_offset = self.rate_offset
             return
-        if self.rc.bitrate or self.s.crf_rate != "neutral" or self.ctx.chunk.ranged:
+        if not wants_rate_fit(self.s) or self.ctx.chunk.ranged:
             return
-
-        def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, execution: Execution,
-                  offset: float) -> Probe:
-            o = run(path, out, s, plan=self.plan, chunk=chunk, execution=execution, rate_offset=offset).output
-            return Probe(o.keyframe_bytes or 0, o.keyframes or 0, o.video_bytes - (o.keyframe_bytes or 0),
-                         o.frames - (o.keyframes or 0))
-
-        info = self.ctx.info
-        frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
-        self.rate_fit = fit_rate_offset(self.ctx.input_path, self.s, frames, float(info.average_rate), probe,
-                                        self.ctx.execution)
+        self.rate_fit = fit_rate(self.ctx.input_path, self.s, self.ctx.info, self.ctx.execution, self.plan)
         maps.planner.rate_offset = self.rate_fit.offset_qp
 
     def _open_maps_writer(self) -> None:
@@ -234,6 +224,22 @@ class _Job:
         if self.rate_fit is not None:
             self.roi.details["rate_fit"] = self.rate_fit.to_json()
         self.roi.analyzers = maps.planner.mapper.summary()
+
+
+def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execution: Execution | None = None,
+             plan: ShotPlan | None = None, keyframes: int | None = None) -> RateFit:
+    """Fit the whole-frame offset that makes `settings`' map rate neutral at its CRF on this input, with probe
+    encodes of sampled segments (semcodec.pipeline.ratefit). A chunked encode fits once and passes the
+    offset to every chunk (`run(rate_offset=...)`)."""
+
+    def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float) -> Probe:
+        o = run(path, out, s, plan=plan, chunk=chunk, execution=ex, rate_offset=offset).output
+        return Probe(o.keyframe_bytes or 0, o.keyframes or 0, o.video_bytes - (o.keyframe_bytes or 0),
+                     o.frames - (o.keyframes or 0))
+
+    frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
+    return fit_rate_offset(input_path, settings, frames, float(info.average_rate), probe, execution or Execution(),
+                           keyframes)
 
 
 def _check_first_pass_stats(path: str, frames: int) -> None:

@@ -37,6 +37,14 @@ class RateFit:
                 "probes": self.probes}
 
 
+def wants_rate_fit(settings: EncodeSettings) -> bool:
+    """A CRF encode with a map that should stay at --roi off's size."""
+    from semcodec.encoding.codecs import caps_for
+
+    return (settings.crf_rate == "neutral" and not settings.bitrate and not settings.roi_mode.off
+            and caps_for(settings.codec).roi)
+
+
 def sample_segments(frames: int, fps: float) -> list[tuple[int, int]]:
     """Up to SEGMENTS evenly spread [start, end) frame ranges covering about SHARE of the video."""
     if frames <= 0:
@@ -77,9 +85,10 @@ KEYINT = 250
 
 
 def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps: float, encode: Encoder,
-                    execution: Execution) -> RateFit:
+                    execution: Execution, keyframes: int | None = None) -> RateFit:
     """The whole-frame QP offset that makes the map rate neutral at this CRF. `encode(input, output,
-    settings, chunk, execution, offset)` runs one probe encode and returns its Probe."""
+    settings, chunk, execution, offset)` runs one probe encode and returns its Probe. `keyframes`: how many
+    the real encode will have (a chunked one: one per chunk); default one per encoder GOP."""
     t0 = time.perf_counter()
     fit = RateFit(segments=sample_segments(frames, fps))
     quiet = replace(execution, audio=False, progress=None, log_warnings=False)
@@ -89,7 +98,7 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
     with tempfile.TemporaryDirectory(prefix="semcodec-ratefit-") as tmp:
         out = os.path.join(tmp, "probe.mkv")
 
-        keyframes = max(1, math.ceil(frames / KEYINT))
+        keyframes = keyframes or max(1, math.ceil(frames / KEYINT))
 
         def size(s: EncodeSettings, offset: float) -> float:
             total = Probe()
