@@ -45,11 +45,11 @@ def register(sub) -> None:
     enc.add_argument("--roi-strength", type=finite_float(0, 1), default=0.2, metavar="S",
                      help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
                           "most and least important blocks); offsets are balanced so the rate stays put")
-    enc.add_argument("--crf-rate", default="neutral", choices=["neutral", "extra"],
-                     help="CRF with a map: neutral (default) lands within a few %% of --roi off's size at the same "
-                          "CRF: a few sampled segments are encoded plain and with the map to fit a whole-frame "
-                          "offset, so the rest of the frame pays for the favoured regions; extra spends bits on "
-                          "the favoured regions only, and the file grows")
+    enc.add_argument("--crf-rate", default="neutral", choices=["neutral", "model", "extra"],
+                     help="CRF with a map: neutral (default) lands within a few %% of --roi off's size (sampled "
+                          "segments encoded plain and with the map fit a whole-frame offset); model: the "
+                          "allocator's rate model only (no probe encodes); extra: bits added to the favoured "
+                          "regions only, the file grows")
     enc.add_argument("--shots", default="auto", choices=["auto", "off"],
                      help="auto (default): a keyframe (IDR) at every detected cut; off: the encoder decides")
     enc.add_argument("--keyframes-from", metavar="TAGS.json|auto",

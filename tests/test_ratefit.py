@@ -61,8 +61,9 @@ def test_crf_roi_lands_at_the_plain_size(face_clip, tmp_path, codec, crf, tolera
     assert fit["probes"] and fit["probes"][0]["offset_qp"] == 0
     assert on["roi"]["rate_offset_qp"] == pytest.approx(fit["offset_qp"], abs=0.01)
     assert "rate_fit" not in extra["roi"] and extra["roi"]["rate_offset_qp"] == 0
-    # 'extra' spends more than neutral: the map's own cost, not paid for by the rest of the frame
+    # 'extra' spends more than neutral: nothing pays for the favoured regions, so none of its offsets is positive
     assert extra["output"]["video_bytes"] > on["output"]["video_bytes"]
+    assert extra["roi"]["offset_qp_max"] <= 0 < on["roi"]["offset_qp_max"]
 
 
 def test_bitrate_modes_need_no_fit(face_clip, tmp_path):

@@ -30,9 +30,9 @@ def clip(tmp_path_factory):
 
 
 def run(src, out, **kw):
-    # crf_rate="extra": these compare text-guided maps with plain maps through the allocator's own balance;
+    # crf_rate="model": these compare text-guided maps with plain maps through the allocator's own balance;
     # CRF rate neutrality (a probe-fitted whole-frame offset per encode) is tested in test_ratefit.py
-    return encode(str(src), str(out), EncodeSettings(shots="off", crf_rate="extra", **kw))
+    return encode(str(src), str(out), EncodeSettings(shots="off", crf_rate="model", **kw))
 
 
 def groups(path):

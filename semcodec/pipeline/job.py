@@ -96,7 +96,10 @@ class _Job:
             self._ignore_text()
             return None
         grid = BlockGrid(ctx.prep.width, ctx.prep.height, ctx.caps.block)
-        allocator = Allocator(grid, strength_in_qp(s.roi_strength, ctx.caps), levels=ctx.caps.max_levels)
+        # --crf-rate extra: nothing pays for the favoured regions (bitrate modes always balance)
+        balance = bool(s.bitrate) or s.crf_rate != "extra"
+        allocator = Allocator(grid, strength_in_qp(s.roi_strength, ctx.caps), levels=ctx.caps.max_levels,
+                              balance=balance)
         self.text = self._text_guide()
         self.roi.status = "on"
         bit_depth = 8 if ctx.prep.pix_fmt == "yuv420p" else 10

@@ -122,20 +122,25 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
 
 def _solve(log_ratio: Callable[[float], float]) -> float:
     """The offset where log_ratio crosses zero: a first step as if size ~ 2^(-QP/6), then secant steps,
-    at most MAX_PROBES probes, stopping once within TOLERANCE."""
+    at most MAX_PROBES probes, stopping once within TOLERANCE. A step the size does not answer (an encoder
+    that turns small offsets into whole QPs) is doubled. Out of probes: the last secant estimate, or the best
+    probed offset when the last step was not a secant one."""
     d0, r0 = 0.0, log_ratio(0.0)
     if abs(r0) < TOLERANCE:
         return 0.0
-    d1 = _clamp(6.0 * r0 / math.log(2))
+    best = (abs(r0), d0)
+    d1, secant = _clamp(6.0 * r0 / math.log(2)), False
     for _ in range(MAX_PROBES - 1):
         r1 = log_ratio(d1)
+        best = min(best, (abs(r1), d1))
         if abs(r1) < TOLERANCE:
             return d1
-        slope = (r1 - r0) / (d1 - d0) if d1 != d0 else 0.0
-        if slope > -1e-3:  # a map whose size does not fall with the offset: keep the last step
-            return d1
-        d0, r0, d1 = d1, r1, _clamp(d1 - r1 / slope)
-    return d1
+        slope = (r1 - r0) / (d1 - d0)
+        if slope > -1e-3:
+            d1, secant = _clamp(2.0 * d1), False
+            continue
+        d0, r0, d1, secant = d1, r1, _clamp(d1 - r1 / slope), True
+    return d1 if secant else best[1]
 
 
 def _clamp(qp: float) -> float:

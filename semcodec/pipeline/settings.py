@@ -19,7 +19,7 @@ from semcodec.encoding.codecs import (
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.progress import Progress
 
-CrfRate = Literal["neutral", "extra"]
+CrfRate = Literal["neutral", "model", "extra"]
 DEFAULT_CRF = {"libx264": 23, "libx265": 28, "libvpx-vp9": 34, "libsvtav1": 35}
 
 
@@ -42,8 +42,9 @@ class EncodeSettings:
     prompt: str | None = None  # text for the whole video: its regions get the bits ("the faces")
     emotion_strength: float = 4.0  # QP between the calmest and the most intense moment of the subtitles
     emotion_model: str | None = None  # local transformers emotion classifier folder (default VADER + MiniLM)
-    # CRF with a map: 'neutral' lands at --roi off's size (the rest of the frame pays for the regions);
-    # 'extra' only adds bits to the regions (the file grows)
+    # CRF with a map: 'neutral' lands at --roi off's size, fitted with probe encodes (the rest of the frame
+    # pays); 'model' balances with the allocator's rate model only (no probes: faster, less exact); 'extra'
+    # only adds bits to the favoured regions (nothing pays: the file grows)
     crf_rate: CrfRate = "neutral"
 
     @property
@@ -65,8 +66,8 @@ class EncodeSettings:
                                 ("--emotion-strength", self.emotion_strength, 24)):
             if not (math.isfinite(value) and 0 <= value <= hi):
                 raise UsageError(f"{name} {value:g} is out of range (0-{hi})")
-        if self.crf_rate not in ("neutral", "extra"):
-            raise UsageError(f"--crf-rate must be neutral or extra, not {self.crf_rate!r}")
+        if self.crf_rate not in ("neutral", "model", "extra"):
+            raise UsageError(f"--crf-rate must be neutral, model or extra, not {self.crf_rate!r}")
         if self.shots not in ("auto", "off"):
             raise UsageError(f"--shots must be auto or off, not {self.shots!r}")
         if self.yolo_weights and not os.path.isfile(self.yolo_weights):
