@@ -44,18 +44,40 @@ def register(sub) -> None:
                           "(needs ultralytics); default: the Ultralytics weights folder, if it has any")
     enc.add_argument("--roi-strength", type=finite_float(0, 1), default=0.2, metavar="S",
                      help="map strength in FFmpeg qoffset units, 0..1 (default 0.2 = 10.2 QP between the "
-                          "most and least important blocks); offsets are balanced so the rate stays put")
+                          "most and least important blocks), scaled down where the map covers over 1/8 of the "
+                          "frame; offsets are balanced so the rate stays put")
+    enc.add_argument("--fixed-strength", action="store_true", help="--roi-strength as given, never scaled down")
     enc.add_argument("--crf-rate", default="neutral", choices=["neutral", "model", "extra"],
-                     help="CRF with a map: neutral (default) lands within a few %% of --roi off's size (sampled "
-                          "segments encoded plain and with the map fit a whole-frame offset); model: the "
-                          "allocator's rate model only (no probe encodes); extra: bits added to the favoured "
-                          "regions only, the file grows")
+                     help="CRF with a map: neutral (default) lands within a few %% of --roi off's size (probe "
+                          "encodes of sampled segments fit a whole-frame offset); model: the allocator's rate "
+                          "model only, no probes; extra: bits added to the favoured regions only, the file grows")
     enc.add_argument("--shots", default="auto", choices=["auto", "off"],
                      help="auto (default): a keyframe (IDR) at every detected cut; off: the encoder decides")
     enc.add_argument("--keyframes-from", metavar="TAGS.json|auto",
                      help="shot-aware plan from `semcodec tag` output (or 'auto' to tag first): IDR at each "
                           "shot, ROI strength by scene class, more bits at the selected keyframes; all "
                           "decisions go into the report")
+    _text_options(enc)
+    par = enc.add_argument_group("scaling out (chunked at shot boundaries, resumable; INPUT may be a folder)")
+    par.add_argument("--workers", type=positive_int, metavar="N",
+                     help="encode chunks on N local processes (default with --work-dir/--chunk-*: all cores)")
+    par.add_argument("--ray", metavar="ADDRESS|local",
+                     help="encode chunks as Ray tasks on the cluster at ADDRESS ('auto', 'ray://host:10001'), "
+                          "or on a local Ray started for this run ('local'); needs pip install 'semcodec[parallel]'")
+    par.add_argument("--chunk-min-s", type=positive_float, default=None, metavar="S",
+                     help="shortest chunk (default 2 s)")
+    par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
+                     help="longest chunk; longer shots are split (default 20 s)")
+    par.add_argument("--fresh-process", action="store_true",
+                     help="encode each chunk in a new process (isolation, ~1 s start-up per chunk); the bytes "
+                          "are the same either way")
+    par.add_argument("--work-dir", metavar="DIR",
+                     help="keep chunks and the manifest here; a re-run resumes (default: a hidden folder beside "
+                          "the output, removed after success)")
+    enc.set_defaults(func=cmd_encode)
+
+
+def _text_options(enc) -> None:
     txt = enc.add_argument_group("text guidance (subtitles, transcripts, prompts)")
     txt.add_argument("--subtitles", metavar="FILE|auto",
                      help="timed text that steers the bits: .srt, .vtt, a timestamped transcript, a video's text "
@@ -78,23 +100,7 @@ def register(sub) -> None:
                           "ffmpeg CLI uses). Output is bit-identical run after run either way; a fixed N also "
                           "makes it identical across machines with different core counts")
     enc.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    par = enc.add_argument_group("scaling out (chunked at shot boundaries, resumable; INPUT may be a folder)")
-    par.add_argument("--workers", type=positive_int, metavar="N",
-                     help="encode chunks on N local processes (default with --work-dir/--chunk-*: all cores)")
-    par.add_argument("--ray", metavar="ADDRESS|local",
-                     help="encode chunks as Ray tasks on the cluster at ADDRESS ('auto', 'ray://host:10001'), "
-                          "or on a local Ray started for this run ('local'); needs pip install 'semcodec[parallel]'")
-    par.add_argument("--chunk-min-s", type=positive_float, default=None, metavar="S",
-                     help="shortest chunk (default 2 s)")
-    par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
-                     help="longest chunk; longer shots are split (default 20 s)")
-    par.add_argument("--fresh-process", action="store_true",
-                     help="encode each chunk in a new process (isolation, ~1 s start-up per chunk); the bytes "
-                          "are the same either way")
-    par.add_argument("--work-dir", metavar="DIR",
-                     help="keep chunks and the manifest here; a re-run resumes (default: a hidden folder beside "
-                          "the output, removed after success)")
-    enc.set_defaults(func=cmd_encode)
+
 
 
 def _summary(report: dict) -> str:
@@ -169,6 +175,7 @@ def cmd_encode(args) -> int:
 
     settings = EncodeSettings(codec=args.codec, crf=args.crf, bitrate=args.bitrate, two_pass=args.two_pass,
                               preset=args.preset, roi=args.roi, roi_strength=args.roi_strength,
+                              adapt_strength=not args.fixed_strength,
                               save_maps=args.save_maps, yolo_weights=args.yolo_weights, shots=args.shots,
                               keyframes_from=args.keyframes_from, subtitles=args.subtitles, prompt=args.prompt,
                               emotion_strength=args.emotion_strength, emotion_model=args.emotion_model,

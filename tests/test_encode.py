@@ -170,7 +170,8 @@ def test_roi_favours_the_face_at_equal_rate(face_src, tmp_path):
     mse = {}
     for roi in ("faces", "off"):
         out = tmp_path / f"{roi}.mp4"
-        report = run(face_src, out, bitrate=100_000, two_pass=True, roi=roi)
+        # fixed strength: the face fills half this tiny frame, where the adaptive strength is gentle
+        report = run(face_src, out, bitrate=100_000, two_pass=True, roi=roi, adapt_strength=False)
         dec = gray_frames(out)
         assert len(dec) == len(ref) == 20
         mse[roi] = (np.mean([region_mse(o[mask], r[mask]) for o, r in zip(dec, ref)]),

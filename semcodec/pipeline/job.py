@@ -103,7 +103,8 @@ class _Job:
         self.text = self._text_guide()
         self.roi.status = "on"
         bit_depth = 8 if ctx.prep.pix_fmt == "yuv420p" else 10
-        return MapStage(FramePlanner(mapper, allocator, ctx.caps.block, self.plan, self.text), attacher,
+        return MapStage(FramePlanner(mapper, allocator, ctx.caps.block, self.plan, self.text, s.adapt_strength),
+                        attacher,
                         ctx.caps.qp_range(bit_depth))
 
     def _no_map(self, why: str) -> None:

@@ -34,6 +34,9 @@ class EncodeSettings:
     preset: str | None = None
     roi: str = "auto"  # auto | off | comma list of analyzers (parsed once, by RoiMode)
     roi_strength: float = 0.2  # FFmpeg qoffset units: 0.2 = 10.2 QP between most and least important
+    # scale the strength down where the map's importance covers more than an eighth of the frame (a face
+    # filling a QCIF frame); False: --roi-strength exactly as given
+    adapt_strength: bool = True
     save_maps: str | None = None
     yolo_weights: str | None = None
     shots: str = "auto"  # auto: keyframe (IDR) at every detected cut; off: leave keyframes to the encoder
