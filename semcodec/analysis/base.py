@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+# Analysis frames have at most this long side; smaller frames are analysed as they are (never upscaled)
+ANALYSIS_LONG_SIDE = 320
+
 
 @dataclass
 class AnalysisFrame:

@@ -7,7 +7,7 @@ from typing import Literal
 
 import numpy as np
 
-from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections
+from semcodec.analysis.base import ANALYSIS_LONG_SIDE, AnalysisFrame, Analyzer, Detections
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.motion import MotionAnalyzer
 from semcodec.analysis.objects import ObjectAnalyzer
@@ -16,7 +16,6 @@ from semcodec.analysis.text import TextAnalyzer
 from semcodec.errors import SemcodecError, UsageError
 
 ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer)}
-ANALYSIS_LONG_SIDE = 320
 
 
 @dataclass(frozen=True)
@@ -73,9 +72,11 @@ def build_analyzers(spec: str | RoiMode, yolo_weights: str | None = None) -> lis
 
 
 def analysis_size(width: int, height: int, long_side: int = ANALYSIS_LONG_SIDE) -> tuple[int, int]:
-    """Reduced size for analysis: long side at most `long_side`, aspect kept, even dimensions."""
+    """Reduced size for analysis: long side at most `long_side`, aspect kept, even dimensions. Never larger
+    than the frame: a small frame is analysed at its own size (odd sizes rounded down to even)."""
     scale = min(1.0, long_side / max(width, height))
-    return max(2, int(round(width * scale / 2)) * 2), max(2, int(round(height * scale / 2)) * 2)
+    return (max(2, min(int(round(width * scale / 2)) * 2, width // 2 * 2)),
+            max(2, min(int(round(height * scale / 2)) * 2, height // 2 * 2)))
 
 
 class ImportanceMapper:
@@ -96,6 +97,7 @@ class ImportanceMapper:
         self._runs = {a.name: 0 for a in analyzers}
         self._seconds = {a.name: 0.0 for a in analyzers}
         self._prev = None
+        self._scratch: np.ndarray | None = None
         self.last_regions: list = []
 
     def reset(self) -> None:
@@ -107,7 +109,11 @@ class ImportanceMapper:
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
         """Fused importance of `frame`; `weight_scale` multiplies some analyzers' weights (per shot)."""
         shape = frame.gray.shape
-        keep = np.ones(shape, np.float32)  # product of (1 - w * heat): the chance nothing matters here
+        # product of (1 - w * heat): the chance nothing matters here; in place, one scratch buffer per size
+        keep = np.ones(shape, np.float32)
+        if self._scratch is None or self._scratch.shape != shape:
+            self._scratch = np.empty(shape, np.float32)
+        term = self._scratch
         regions = []
         for a in self.active:
             det = self._held.get(a.name)
@@ -120,10 +126,15 @@ class ImportanceMapper:
             regions.extend(det.regions)
             if det.heat is not None:
                 w = min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))
-                keep *= 1.0 - w * det.heat
-        fused = 1.0 - keep
+                np.multiply(det.heat, -w, out=term)
+                term += 1.0
+                keep *= term
+        fused = np.subtract(1.0, keep, out=keep)
         if self._prev is not None and self._prev.shape == shape:
-            fused = np.maximum(fused, self.fade * self._prev + (1 - self.fade) * fused)
+            # rise at once, fade slowly: max(fused, fade * prev + (1 - fade) * fused)
+            np.multiply(self._prev, self.fade, out=term)
+            term += (1 - self.fade) * fused
+            np.maximum(fused, term, out=fused)
         self._prev = fused
         self.last_regions = regions
         return fused

@@ -8,6 +8,7 @@ import numpy as np
 from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections
 
 _THUMB = 64
+_TOP = int(_THUMB * _THUMB * 0.995)  # the 99.5th percentile's rank among the thumbnail's pixels
 
 
 class SaliencyAnalyzer(Analyzer):
@@ -19,13 +20,16 @@ class SaliencyAnalyzer(Analyzer):
     def analyze(self, frame: AnalysisFrame) -> Detections:
         h, w = frame.gray.shape
         thumb = cv2.resize(frame.gray, (_THUMB, _THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
-        spectrum = np.fft.fft2(thumb)
-        log_amp = np.log(np.abs(spectrum) + 1e-6)
-        phase = np.angle(spectrum)
+        # OpenCV's float32 DFT: the same transform as numpy's, a fraction of the cost on a 64x64 thumbnail
+        spectrum = cv2.dft(thumb, flags=cv2.DFT_COMPLEX_OUTPUT)
+        amp, phase = cv2.cartToPolar(spectrum[..., 0], spectrum[..., 1])
+        log_amp = np.log(amp + 1e-6)
         residual = log_amp - cv2.blur(log_amp, (3, 3))
-        sal = np.abs(np.fft.ifft2(np.exp(residual + 1j * phase))) ** 2
-        sal = cv2.GaussianBlur(sal.astype(np.float32), (9, 9), 2.5)
+        re, im = cv2.polarToCart(np.exp(residual), phase)
+        back = cv2.idft(cv2.merge([re, im]), flags=cv2.DFT_COMPLEX_OUTPUT | cv2.DFT_SCALE)
+        sal = cv2.magnitude(back[..., 0], back[..., 1]) ** 2
+        sal = cv2.GaussianBlur(sal, (9, 9), 2.5)
         # normalise against a high percentile so one hot pixel does not flatten the rest
-        sal /= max(float(np.percentile(sal, 99.5)), 1e-9)
-        sal = np.clip(sal, 0, 1)
+        sal /= max(float(np.partition(sal.reshape(-1), _TOP)[_TOP]), 1e-9)
+        np.clip(sal, 0, 1, out=sal)
         return Detections([], cv2.resize(sal, (w, h), interpolation=cv2.INTER_LINEAR))

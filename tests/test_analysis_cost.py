@@ -1,0 +1,107 @@
+"""Analysis cost follows the frame (issue 12, speed): never upscaled, the face net only as large as the smallest
+useful face needs, small views without a swscale context per frame, fusion without per-analyzer temporaries."""
+import av
+import cv2
+import numpy as np
+import pytest
+
+from conftest import face_box_in_clip, face_frames, texture_image
+from semcodec.analysis.base import ANALYSIS_LONG_SIDE, AnalysisFrame, Analyzer, Detections
+from semcodec.analysis.faces import MIN_FACE_PX, NET_FACE_PX, FaceAnalyzer, net_size
+from semcodec.analysis.fusion import ImportanceMapper, analysis_size
+from semcodec.frames import small_luma, small_rgb
+
+
+@pytest.mark.parametrize("w,h", [(176, 144), (175, 143), (128, 96), (161, 97), (3, 3), (319, 241), (320, 240),
+                                 (640, 480), (1280, 720), (1920, 1080), (1080, 1920), (401, 225)])
+def test_analysis_never_upscales(w, h):
+    aw, ah = analysis_size(w, h)
+    assert aw <= w and ah <= h and aw % 2 == 0 and ah % 2 == 0
+    assert max(aw, ah) <= ANALYSIS_LONG_SIDE
+    if max(w, h) <= ANALYSIS_LONG_SIDE:  # a small frame is analysed at its own size (even)
+        assert (aw, ah) == (max(2, w // 2 * 2), max(2, h // 2 * 2))
+
+
+def test_face_net_follows_the_smallest_useful_face():
+    # a frame analysed at its own size: faces of MIN_FACE_PX stay NET_FACE_PX wide at the net's input
+    nw, nh = net_size(176, 144)
+    assert (nw, nh) == (128, 96)
+    assert nw >= 176 * NET_FACE_PX / MIN_FACE_PX and nh >= 144 * NET_FACE_PX / MIN_FACE_PX
+    # a frame already reduced for analysis: the net sees all of it (multiples of 32, never smaller)
+    assert net_size(320, 180) == (320, 192)
+    assert net_size(320, 240) == (320, 256)
+    assert net_size(180, 320) == (192, 320)
+    for w, h in [(2, 2), (40, 30), (176, 144), (318, 178), (320, 132)]:
+        nw, nh = net_size(w, h)
+        assert nw % 32 == 0 and nh % 32 == 0 and nw >= 32 and nh >= 32
+
+
+def test_face_found_on_a_qcif_frame_through_the_small_net():
+    fa = FaceAnalyzer()
+    assert fa.load(), fa.reason
+    size = (176, 144)
+    rgb = face_frames(1, size)[0]
+    det = fa.analyze(AnalysisFrame(0, 0.0, rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)))
+    assert fa._centerface.in_shape == (128, 96)
+    assert len(det.regions) == 1
+    r, t = det.regions[0].box, face_box_in_clip(size)
+    ix = max(0.0, min(r[2], t[2]) - max(r[0], t[0]))
+    iy = max(0.0, min(r[3], t[3]) - max(r[1], t[1]))
+    inter = ix * iy
+    assert inter / ((r[2] - r[0]) * (r[3] - r[1]) + (t[2] - t[0]) * (t[3] - t[1]) - inter) > 0.5
+
+
+def _frame(fmt: str, w: int = 175, h: int = 143) -> av.VideoFrame:
+    rgb = cv2.GaussianBlur(texture_image(h, w), (9, 9), 3)
+    return av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=fmt)
+
+
+def _swscale_rgb(frame: av.VideoFrame, w: int, h: int) -> np.ndarray:
+    yuv = frame.reformat(width=w, height=h, format="yuv420p", interpolation="AREA").to_ndarray()
+    return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10le", "yuvj420p", "nv12", "rgb24"])
+@pytest.mark.parametrize("size", [(174, 142), (88, 72), (64, 48)])
+def test_small_rgb_matches_swscale(fmt, size):
+    """The plane-by-plane path (4:2:0) gives the picture swscale's scale-and-convert gave; other formats still
+    take swscale."""
+    frame = _frame(fmt)
+    got, ref = small_rgb(frame, *size), _swscale_rgb(frame, *size)
+    assert got.shape == (size[1], size[0], 3) and got.dtype == np.uint8 and got.flags.c_contiguous
+    diff = np.abs(got.astype(int) - ref.astype(int))
+    assert diff.mean() < 1.5 and diff.max() <= 8, (diff.mean(), diff.max())
+
+
+def test_small_luma_at_the_frame_size_is_the_plane():
+    frame = _frame("yuv420p", 176, 144)
+    y = small_luma(frame, 176, 144)
+    assert y.flags.c_contiguous and y.shape == (144, 176)
+    assert np.array_equal(y, frame.to_ndarray()[:144])
+    assert small_luma(frame, 88, 72).shape == (72, 88)
+
+
+class _Const(Analyzer):
+    name, weight = "const", 0.5
+
+    def __init__(self, value):
+        super().__init__()
+        self.value = value
+
+    def analyze(self, frame):
+        return Detections([], np.full(frame.gray.shape, self.value, np.float32))
+
+
+def test_fused_maps_are_independent_arrays():
+    """Fusion works in place: each frame's map must still be its own array, untouched by later frames."""
+    a, b = _Const(0.8), _Const(0.4)
+    b.name = "other"
+    mapper = ImportanceMapper([a, b], fade=0.5)
+    g = np.zeros((6, 8), np.uint8)
+    first = mapper(AnalysisFrame(0, 0.0, None, g))
+    kept = first.copy()
+    a.value = b.value = 0.0
+    second = mapper(AnalysisFrame(1, 0.04, None, g))
+    assert np.array_equal(first, kept) and second is not first
+    assert second == pytest.approx(np.full((6, 8), 0.5 * kept[0, 0]))  # fades from the first map
+    assert mapper(AnalysisFrame(2, 0.08, None, np.zeros((4, 4), np.uint8))).shape == (4, 4)  # a new size
