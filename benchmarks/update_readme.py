@@ -43,15 +43,34 @@ def roi_table(res: dict) -> list[str]:
 
 
 def speed_table(res: dict) -> list[str]:
-    return [
-        f"**Speed**, {res['clip']} ({res['frames']} frames), {res['codec']} preset {res['preset']} CRF "
-        f"{res['crf']:g}, best of {len(res['wall_s']['off'])} interleaved runs on {res['machine']} "
-        f"(`python benchmarks/speed.py`):", "",
-        "| mode | wall s | fps |", "|---|---|---|",
-        f"| plain (--roi off) | {res['best_s']['off']} | {res['fps']['off']} |",
-        f"| semantic ROI (auto) | {res['best_s']['auto']} | {res['fps']['auto']} |",
-        "", f"Ratio ROI / plain: **{res['ratio_auto_over_off']}x** (analysis runs on a worker thread, "
-            f"{res['analysis_s']} s of it in total).", ""] + _asm_line(res)
+    if not res.get("sizes"):  # schema 1: one clip, ROI auto against off
+        return [
+            f"**Speed**, {res['clip']} ({res['frames']} frames), {res['codec']} preset {res['preset']} CRF "
+            f"{res['crf']:g}, best of {len(res['wall_s']['off'])} interleaved runs on {res['machine']} "
+            f"(`python benchmarks/speed.py`):", "",
+            "| mode | wall s | fps |", "|---|---|---|",
+            f"| plain (--roi off) | {res['best_s']['off']} | {res['fps']['off']} |",
+            f"| semantic ROI (auto) | {res['best_s']['auto']} | {res['fps']['auto']} |",
+            "", f"Ratio ROI / plain: **{res['ratio_auto_over_off']}x** (analysis runs on a worker thread, "
+                f"{res['analysis_s']} s of it in total).", ""] + _asm_line(res)
+    load = res.get("load_average") or {}
+    lines = [f"**Speed**, {res['codec']} preset {res['preset']} CRF {res['crf']:g}, best of "
+             f"{len(res['wall_s']['off'])} interleaved runs per mode on {res['machine']}"
+             + (f" (load average {load['start'][0]} at the start, {load['end'][0]} at the end)" if load else "")
+             + "; wall-time ratio of ROI auto to --roi off by --crf-rate: 'extra' (no rate balance: the file "
+             "grows), 'model' (the allocator's balance, no probe encodes) and 'neutral' (the default, with probe "
+             "encodes) (`python benchmarks/speed.py`):", "",
+             "| size | clip | frames | analysis at | off s | extra | model | neutral | CPU ratio extra / model / "
+             "neutral |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["sizes"]:
+        ratio = [r.get(f"ratio_auto{m}_over_off") for m in ("_extra", "_model", "")]
+        cpu = [r.get(f"cpu_ratio_auto{m}_over_off") for m in ("_extra", "_model", "")]
+        lines.append(f"| {r['size']} ({r['resolution']}) | {r['clip']}{' (upscaled)' if r.get('note') else ''} | "
+                     f"{r['frames']} | {'x'.join(map(str, r['analysis_size'] or []))} | {r['best_s']['off']} | "
+                     + " | ".join(f"**{x}x**" if x is not None else "n/a" for x in ratio) + " | "
+                     + " / ".join(str(x) if x is not None else "n/a" for x in cpu) + " |")
+    notes = [f"{r['size']}: {r['note']}" for r in res["sizes"] if r.get("note")]
+    return lines + [""] + [f"{note}." for note in notes] + ([""] if notes else []) + _asm_line(res)
 
 
 def _asm_line(res: dict) -> list[str]:
