@@ -15,9 +15,18 @@ brackets it. FFmpeg hands x264 the rate in whole kb/s (1 kb/s is 8 % of akiyo's 
 lands within the tolerance, the input frame rate is scaled (`-r` before `-i`, same frames, same order),
 which scales x264's two-pass budget and nothing else.
 
-    python benchmarks/roi_peers.py [--clips akiyo,carphone,his_girl_friday] [--out benchmarks/results]
+With `--codec libx265` or `--codec libvpx-vp9` the same clips give semcodec's strength sweep (off, 0.1,
+0.2, 0.3) against stock FFmpeg plain at equal size only: two-pass x265 medium at the clip's x265 mid-rate
+(`-x265-params pass=N:stats=...`), or one-pass VP9 in semcodec's bitrate mode at the clip's x264 mid-rate
+against `ffmpeg -c:v libvpx-vp9 -deadline realtime -cpu-used 6 -b:v R`, R bisected (whole kb/s, then the
+input-frame-rate budget trim) until the sizes are within the tolerance. The report asks whether the face
+gain grows monotonically with the strength and how much of x264's face gain (roi_peers.json) is kept.
 
-Writes roi_peers.json, roi_peers.md and roi_peers_<clip>.png. Skips cleanly when ../shared/videos is absent.
+    python benchmarks/roi_peers.py [--codec libx264|libx265|libvpx-vp9] [--clips akiyo,carphone,his_girl_friday]
+                                   [--out benchmarks/results]
+
+Writes roi_peers.json, roi_peers.md and roi_peers_<clip>.png (x264), roi_peers_<codec>.json and .md (the
+others). Skips cleanly when ../shared/videos is absent.
 """
 from __future__ import annotations
 
@@ -29,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -45,7 +55,6 @@ from semcodec.metrics import compare  # noqa: E402
 from semcodec.pipeline import EncodeSettings, Execution, encode  # noqa: E402
 
 BOXES = os.path.join(HERE, "face_boxes.json")
-CODEC, PRESET = "libx264", "medium"
 STRENGTHS = (0.1, 0.2, 0.3)
 DEFAULT_S = EncodeSettings.roi_strength
 ADDROI_Q = (-0.1, -0.2)
@@ -62,6 +71,27 @@ FAMILIES = {  # family -> its points in sweep order (plain is addroi at qoffset 
     "semcodec": ["semcodec off", "semcodec S=0.1", "semcodec S=0.2", "semcodec S=0.3"],
     "ffmpeg addroi": ["ffmpeg plain", "ffmpeg addroi -0.1", "ffmpeg addroi -0.2"],
     "ffmpeg aq-mode 3": ["ffmpeg aq-mode 3"],
+}
+X264_GAIN_KEPT = 0.7  # the question for x265 / VP9: at least this share of x264's face gain at equal size
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One codec's run: how semcodec and the stock peers encode, which peers, where the results go."""
+    codec: str
+    preset: str
+    two_pass: bool
+    peers: tuple[str, ...]  # keys of PEERS
+    rate_of: str  # which CLIPS rate column the clip runs at
+    stem: str  # results file name without extension
+    ext: str  # container of the encodes
+
+
+SPECS = {
+    "libx264": Spec("libx264", "medium", True, tuple(PEERS), "libx264", "roi_peers", ".mp4"),
+    "libx265": Spec("libx265", "medium", True, ("plain",), "libx265", "roi_peers_libx265", ".mkv"),
+    # one-pass realtime VP9 (semcodec's only VP9 mode with a map) at x264's mid-rates: CLIPS has no VP9 column
+    "libvpx-vp9": Spec("libvpx-vp9", "6", False, ("plain",), "libx264", "roi_peers_libvpx-vp9", ".mkv"),
 }
 
 
@@ -93,29 +123,41 @@ def stream_rate(src: str) -> Fraction:
         return Fraction(c.streams.video[0].average_rate)
 
 
-def peer_commands(src: str, out: str, kbps: int, rate: Fraction | None, vf: str | None, params: str | None,
-                  passlog: str) -> list[list[str]]:
-    """The two `ffmpeg` passes of one peer encode. `rate`: input frame rate override (budget trim)."""
+def peer_commands(spec: Spec, src: str, out: str, kbps: int, rate: Fraction | None, vf: str | None,
+                  params: str | None, passlog: str) -> list[list[str]]:
+    """The `ffmpeg` passes of one peer encode. `rate`: input frame rate override (budget trim)."""
     head = [ffmpeg_exe(), "-nostdin", "-y", "-v", "error"]
     head += ["-r", f"{rate.numerator}/{rate.denominator}"] if rate is not None else []
-    base = [*head, "-i", src, "-an", "-sn", *(["-vf", vf] if vf else []), "-c:v", CODEC, "-preset", PRESET,
-            *(["-x264-params", params] if params else []), "-b:v", str(kbps * 1000), "-passlogfile", passlog]
+    base = [*head, "-i", src, "-an", "-sn", *(["-vf", vf] if vf else []), "-c:v", spec.codec]
+    if spec.codec == "libvpx-vp9":
+        return [[*base, "-deadline", "realtime", "-cpu-used", spec.preset, "-b:v", str(kbps * 1000), out]]
+    base += ["-preset", spec.preset]
+    if spec.codec == "libx265":  # log-level silences x265's own stderr logging, nothing else
+        def x265(n: int) -> list[str]:
+            return ["-b:v", str(kbps * 1000), "-x265-params", f"log-level=error:pass={n}:stats={passlog}"]
+
+        return [[*base, *x265(1), "-f", "null", "-"], [*base, *x265(2), out]]
+    base += [*(["-x264-params", params] if params else []), "-b:v", str(kbps * 1000), "-passlogfile", passlog]
     return [[*base, "-pass", "1", "-f", "null", "-"], [*base, "-pass", "2", out]]
 
 
-def run_peer(src: str, out: str, kbps: int, scale: float, vf: str | None, params: str | None,
+def run_peer(spec: Spec, src: str, out: str, kbps: int, scale: float, vf: str | None, params: str | None,
              tmp: str) -> dict:
     """Encode one peer at `kbps` whole kb/s with the clip's duration stretched by `scale` (1: none)."""
     rate = None if scale == 1.0 else (stream_rate(src) / Fraction(scale)).limit_denominator(1_000_000)
-    cmds = peer_commands(src, out, kbps, rate, vf, params, os.path.join(tmp, "x264_2pass"))
+    passlog = os.path.join(tmp, f"{spec.codec[3:7]}_2pass")
+    cmds = peer_commands(spec, src, out, kbps, rate, vf, params, passlog)
     t0 = time.perf_counter()
     for cmd in cmds:
         subprocess.run(cmd, check=True)
-    shown = {ffmpeg_exe(): "ffmpeg", src: os.path.basename(src), out: "out.mp4", os.path.join(tmp, "x264_2pass"):
-             "x264_2pass"}  # the commands as a user would type them
+    shown = {ffmpeg_exe(): "ffmpeg", src: os.path.basename(src), out: f"out{spec.ext}"}  # as a user would type
+
+    def line(cmd: list[str]) -> str:
+        return " ".join(shown.get(a, a) for a in cmd).replace(passlog, os.path.basename(passlog))
+
     return {"kbps": kbps, "duration_scale": scale, "input_rate": None if rate is None else str(rate),
             "video_bytes": video_bytes(out), "wall_s": round(time.perf_counter() - t0, 2),
-            "commands": [" ".join(shown.get(a, a) for a in cmd) for cmd in cmds]}
+            "commands": [line(cmd) for cmd in cmds]}
 
 
 def _secant(x0: float, y0: float, x1: float, y1: float, target: float) -> float:
@@ -154,6 +196,46 @@ def match_size(encode_at, start_kbps: int, target: int) -> list[dict]:
     return tries
 
 
+def _eff(t: dict) -> float:
+    """The effective rate of a try: whole kb/s times the budget trim."""
+    return t["kbps"] * t["duration_scale"]
+
+
+def _bisect_step(tries: list[dict], target: int) -> tuple[int, float] | None:
+    """Next (kbps, scale) of the bisection: widen until the target is bracketed (a proportional step, at least
+    1 kb/s), halve the whole kb/s bracket, then halve the budget trim between adjacent whole kb/s.
+    None when the bracket is inverted (the rate control is not monotonic there) or exhausted."""
+    below = [t for t in tries if t["video_bytes"] < target]
+    above = [t for t in tries if t["video_bytes"] > target]
+    if not below or not above:
+        last = tries[-1]
+        k = round(_eff(last) * target / last["video_bytes"])
+        k = k if k != last["kbps"] else last["kbps"] + (1 if below else -1)
+        return max(1, k), 1.0
+    lo, hi = max(below, key=_eff), min(above, key=_eff)
+    if _eff(lo) >= _eff(hi):
+        return None
+    if hi["kbps"] - lo["kbps"] >= 2:
+        return (lo["kbps"] + hi["kbps"]) // 2, 1.0
+    scale = round((_eff(lo) + _eff(hi)) / 2 / lo["kbps"], 5)
+    return None if scale in (lo["duration_scale"], round(_eff(hi) / lo["kbps"], 5)) else (lo["kbps"], scale)
+
+
+def match_bisect(encode_at, start_kbps: int, target: int, max_tries: int = 12) -> list[dict]:
+    """One-pass rate control (VP9): bisect R until the video bytes are within TOL of `target`; where no try
+    lands, the closest is encoded again so that it is the kept (last) one."""
+    tries = [encode_at(start_kbps, 1.0)]
+    while abs(tries[-1]["video_bytes"] / target - 1) > TOL and len(tries) < max_tries:
+        step = _bisect_step(tries, target)
+        if step is None:
+            break
+        tries.append(encode_at(*step))
+    best = min(tries, key=lambda t: abs(t["video_bytes"] - target))
+    if best is not tries[-1] and abs(tries[-1]["video_bytes"] / target - 1) > TOL:
+        tries.append(encode_at(best["kbps"], best["duration_scale"]))
+    return tries
+
+
 def x264_sei(path: str) -> str | None:
     """x264's version and option string, from the SEI it writes into the stream."""
     with open(path, "rb") as f:
@@ -169,40 +251,46 @@ def measure(src: str, out: str, faces) -> dict:
             "vmaf": q["vmaf_mean"], "vmaf_p5": q["vmaf_p5"]}
 
 
-def semcodec_points(src: str, bitrate: int, tmp: str, faces) -> dict:
+def semcodec_points(spec: Spec, src: str, bitrate: int, tmp: str, faces) -> dict:
     points = {}
     for s in (0.0, *STRENGTHS):
         name = "semcodec off" if s == 0 else f"semcodec S={s:g}"
-        out = os.path.join(tmp, f"semcodec_{s:g}.mp4")
-        settings = EncodeSettings(codec=CODEC, bitrate=bitrate, two_pass=True, preset=PRESET,
+        out = os.path.join(tmp, f"semcodec_{s:g}{spec.ext}")
+        settings = EncodeSettings(codec=spec.codec, bitrate=bitrate, two_pass=spec.two_pass, preset=spec.preset,
                                   roi="off" if s == 0 else "auto", roi_strength=s if s else DEFAULT_S)
         t0 = time.perf_counter()
         report = encode(src, out, settings, execution=Execution(audio=False))
         wall = round(time.perf_counter() - t0, 2)
         points[name] = {
             "family": "semcodec", "strength": s, "default": s == DEFAULT_S,
-            "call": (f"semcodec.pipeline.encode(src, out, EncodeSettings(codec={CODEC!r}, bitrate={bitrate}, "
-                     f"two_pass=True, preset={PRESET!r}, roi={settings.roi!r}, roi_strength={settings.roi_strength})"
-                     ", execution=Execution(audio=False))"),
+            "call": (f"semcodec.pipeline.encode(src, out, EncodeSettings(codec={spec.codec!r}, bitrate={bitrate}, "
+                     f"two_pass={spec.two_pass}, preset={spec.preset!r}, roi={settings.roi!r}, "
+                     f"roi_strength={settings.roi_strength}), execution=Execution(audio=False))"),
             "kbps": bitrate // 1000, "video_bytes": video_bytes(out), "report_video_bytes":
                 report["output"]["video_bytes"], "wall_s": wall, "roi": report["roi"],
-            "warnings": report["warnings"], "x264": x264_sei(out), **measure(src, out, faces)}
+            "warnings": report["warnings"], **_sei(spec, out), **measure(src, out, faces)}
         print(f"  {name:22} {points[name]['video_bytes']:>8,} B  face {points[name]['face_psnr_y']:.2f}  "
               f"VMAF {points[name]['vmaf']:.2f}  ({wall:.0f} s)", file=sys.stderr)
     return points
 
 
-def peer_points(src: str, bitrate: int, target: int, tmp: str, faces) -> dict:
+def _sei(spec: Spec, out: str) -> dict:
+    return {"x264": x264_sei(out)} if spec.codec == "libx264" else {}
+
+
+def peer_points(spec: Spec, src: str, bitrate: int, target: int, tmp: str, faces) -> dict:
     rects = person_rects(os.path.basename(src))
     points = {}
-    for key, (name, qoffset, params) in PEERS.items():
+    for key in spec.peers:
+        name, qoffset, params = PEERS[key]
         vf = addroi_chain(rects, qoffset) if qoffset is not None else None
-        out = os.path.join(tmp, f"peer_{key}.mp4")
+        out = os.path.join(tmp, f"peer_{key}{spec.ext}")
 
         def encode_at(kbps: int, scale: float, vf=vf, params=params, out=out) -> dict:
-            return run_peer(src, out, kbps, scale, vf, params, tmp)
+            return run_peer(spec, src, out, kbps, scale, vf, params, tmp)
 
-        tries = match_size(encode_at, bitrate // 1000, target)
+        match = match_size if spec.two_pass else match_bisect
+        tries = match(encode_at, bitrate // 1000, target)
         kept = tries[-1]
         points[name] = {
             "family": "ffmpeg addroi" if key != "aq3" else "ffmpeg aq-mode 3",
@@ -211,20 +299,20 @@ def peer_points(src: str, bitrate: int, target: int, tmp: str, faces) -> dict:
             "input_rate": kept["input_rate"], "video_bytes": kept["video_bytes"],
             "within_tolerance": abs(kept["video_bytes"] / target - 1) <= TOL, "commands": kept["commands"],
             "size_search": [{k: t[k] for k in ("kbps", "duration_scale", "video_bytes", "wall_s")} for t in tries],
-            "wall_s": kept["wall_s"], "x264": x264_sei(out), **measure(src, out, faces)}
+            "wall_s": kept["wall_s"], **_sei(spec, out), **measure(src, out, faces)}
         p = points[name]
         print(f"  {name:22} {p['video_bytes']:>8,} B  face {p['face_psnr_y']:.2f}  VMAF {p['vmaf']:.2f}  "
               f"({len(tries)} tries: {[(t['kbps'], t['duration_scale']) for t in tries]})", file=sys.stderr)
     return points
 
 
-def plain_jitter(src: str, plain: dict, tmp: str, faces) -> list[dict]:
-    """Stock x264 again at budgets JITTER apart from its matched point: how much face PSNR and VMAF move
+def plain_jitter(spec: Spec, src: str, plain: dict, tmp: str, faces) -> list[dict]:
+    """Stock encoder again at budgets JITTER apart from its matched point: how much face PSNR and VMAF move
     for a size change far inside the tolerance (x264's two-pass decisions are not smooth in the budget)."""
-    out, tries = os.path.join(tmp, "plain_jitter.mp4"), []
+    out, tries = os.path.join(tmp, f"plain_jitter{spec.ext}"), []
     for f in JITTER:
         scale = round(plain["duration_scale"] * f, 5)
-        t = run_peer(src, out, plain["kbps"], scale, None, None, tmp)
+        t = run_peer(spec, src, out, plain["kbps"], scale, None, None, tmp)
         tries.append({"kbps": t["kbps"], "duration_scale": scale, "video_bytes": t["video_bytes"],
                       **measure(src, out, faces)})
     return tries
@@ -253,20 +341,20 @@ def summarise(entry: dict) -> None:
                          "psnr_db": p["psnr_y"] - plain["psnr_y"]}
     face = default["face_psnr_y"]
     entry["vmaf_at_default_face_psnr"] = {"face_psnr_y": face, **{
-        fam: vmaf_at_face(pts, names, face) for fam, names in FAMILIES.items()}}
+        fam: vmaf_at_face(pts, names, face) for fam, names in FAMILIES.items() if all(n in pts for n in names)}}
 
 
-def run_clip(key: str, tmp: str) -> dict:
+def run_clip(spec: Spec, key: str, tmp: str) -> dict:
     name, rates = CLIPS[key]
-    bitrate = rates[CODEC]
+    bitrate = rates[spec.rate_of]
     src = os.path.join(VIDEOS, name)
     faces = load_face_tracks(BOXES, name)
     print(f"{key} at {bitrate // 1000} kb/s", file=sys.stderr)
     t0 = time.perf_counter()
-    points = semcodec_points(src, bitrate, tmp, faces)
+    points = semcodec_points(spec, src, bitrate, tmp, faces)
     target = points[f"semcodec S={DEFAULT_S:g}"]["video_bytes"]
-    points.update(peer_points(src, bitrate, target, tmp, faces))
-    jitter = plain_jitter(src, points["ffmpeg plain"], tmp, faces)
+    points.update(peer_points(spec, src, bitrate, target, tmp, faces))
+    jitter = plain_jitter(spec, src, points["ffmpeg plain"], tmp, faces)
     entry = {"file": name, "bitrate": bitrate, "target_video_bytes": target, "tolerance": TOL,
              "points": points, "plain_jitter": jitter, "wall_s": round(time.perf_counter() - t0, 1)}
     summarise(entry)
@@ -298,7 +386,8 @@ def _fmt(v, spec: str, none: str = "n/a") -> str:
 
 def markdown(results: dict) -> str:
     lines = ["# semcodec ROI vs FFmpeg peers at equal size (issue 12)", "",
-             f"Two-pass {CODEC}, preset {PRESET}, no audio. Peers: the `ffmpeg` CLI of imageio-ffmpeg "
+             f"Two-pass {results['codec']}, preset {results['preset']}, no audio. Peers: the `ffmpeg` CLI of "
+             "imageio-ffmpeg "
              f"({results['versions']['ffmpeg_cli']}) run as a user would, each re-encoded until its video bytes "
              f"are within {100 * TOL:g} % of semcodec's default point (S={DEFAULT_S:g}); semcodec's other points "
              "are at the same target bitrate, not re-matched. addroi: one static rectangle per person (the union "
@@ -314,14 +403,7 @@ def markdown(results: dict) -> str:
              f"{' plus uncommitted changes' if results['versions']['semcodec_uncommitted_changes'] else ''}.", "",
              "| clip | point | rate | video bytes | vs semcodec default | face PSNR-Y | VMAF | PSNR-Y "
              "| face vs plain | VMAF vs plain |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
-    for key, e in results["clips"].items():
-        for name, p in e["points"].items():
-            rate = f"{p['kbps']}k" + ("" if p.get("duration_scale", 1.0) == 1.0 else f" x{p['duration_scale']:g}")
-            d = p["vs_plain"]
-            label = name + (" (default)" if p.get("default") else "")
-            lines.append(f"| {key} | {label} | {rate} | {p['video_bytes']:,} | {p['bytes_vs_default_pct']:+.2f} % "
-                         f"| {p['face_psnr_y']:.2f} | {p['vmaf']:.2f} | {p['psnr_y']:.2f} "
-                         f"| {d['face_psnr_db']:+.2f} dB | {d['vmaf']:+.2f} |")
+    lines += point_rows(results)
     lines += ["", "VMAF at semcodec's default face PSNR (each family interpolated linearly along its sweep "
               "where the sweep brackets it; semcodec: off, 0.1, 0.2, 0.3; addroi: plain = qoffset 0, -0.1, -0.2; "
               "aq-mode 3 is one point):", "", "| clip | face PSNR-Y | semcodec | ffmpeg addroi | ffmpeg aq-mode 3 |",
@@ -334,11 +416,100 @@ def markdown(results: dict) -> str:
               f"x{' and x'.join(f'{f:g}' for f in JITTER)} (sizes well inside the tolerance). Differences "
               "smaller than these ranges are within x264's own rate-control jitter:", "",
               "| clip | video bytes | face PSNR-Y | VMAF |", "|---|---|---|---|"]
+    lines += jitter_rows(results)
+    return "\n".join(lines) + "\n"
+
+
+def point_rows(results: dict) -> list[str]:
+    rows = []
+    for key, e in results["clips"].items():
+        for name, p in e["points"].items():
+            rate = f"{p['kbps']}k" + ("" if p.get("duration_scale", 1.0) == 1.0 else f" x{p['duration_scale']:g}")
+            d = p["vs_plain"]
+            label = name + (" (default)" if p.get("default") else "")
+            rows.append(f"| {key} | {label} | {rate} | {p['video_bytes']:,} | {p['bytes_vs_default_pct']:+.2f} % "
+                        f"| {p['face_psnr_y']:.2f} | {p['vmaf']:.2f} | {p['psnr_y']:.2f} "
+                        f"| {d['face_psnr_db']:+.2f} dB | {d['vmaf']:+.2f} |")
+    return rows
+
+
+def jitter_rows(results: dict) -> list[str]:
+    rows = []
     for key, e in results["clips"].items():
         runs = [e["points"]["ffmpeg plain"], *e["plain_jitter"]]
         cols = [[r[k] for r in runs] for k in ("video_bytes", "face_psnr_y", "vmaf")]
-        lines.append(f"| {key} | {min(cols[0]):,} .. {max(cols[0]):,} | {min(cols[1]):.2f} .. {max(cols[1]):.2f} "
-                     f"| {min(cols[2]):.2f} .. {max(cols[2]):.2f} |")
+        rows.append(f"| {key} | {min(cols[0]):,} .. {max(cols[0]):,} | {min(cols[1]):.2f} .. {max(cols[1]):.2f} "
+                    f"| {min(cols[2]):.2f} .. {max(cols[2]):.2f} |")
+    return rows
+
+
+def _x264_results(folder: str) -> dict | None:
+    path = os.path.join(folder, "roi_peers.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _gains(entry: dict) -> dict:
+    """Face PSNR gain of semcodec's default point over stock plain (equal size) and over semcodec off."""
+    pts = entry["points"]
+    d = pts[f"semcodec S={DEFAULT_S:g}"]["face_psnr_y"]
+    return {"vs_plain": d - pts["ffmpeg plain"]["face_psnr_y"], "vs_off": d - pts["semcodec off"]["face_psnr_y"]}
+
+
+def question_rows(results: dict, x264: dict | None) -> list[str]:
+    """Per clip: the face PSNR and VMAF along the sweep, whether the face PSNR rises strictly with the
+    strength, and the default's face gain against x264's (roi_peers.json) at equal size."""
+    rows = []
+    for key, e in results["clips"].items():
+        sweep = [e["points"][n] for n in FAMILIES["semcodec"]]
+        faces, vmafs = [p["face_psnr_y"] for p in sweep], [p["vmaf"] for p in sweep]
+        mono = all(b > a for a, b in zip(faces, faces[1:]))
+        g = _gains(e)
+        ref = _gains(x264["clips"][key]) if x264 and key in x264.get("clips", {}) else None
+        kept = {k: (None if not ref or ref[k] <= 0 else g[k] / ref[k]) for k in g}
+        e["question"] = {"face_monotonic": mono, "gains_db": g, "x264_gains_db": ref, "kept_of_x264": kept,
+                         "kept_at_least": X264_GAIN_KEPT}
+        verdict = "n/a" if kept["vs_plain"] is None else ("yes" if kept["vs_plain"] >= X264_GAIN_KEPT else "no")
+        rows.append(f"| {key} | {' / '.join(f'{f:.2f}' for f in faces)} | {'yes' if mono else 'no'} "
+                    f"| {' / '.join(f'{v:.2f}' for v in vmafs)} | {g['vs_plain']:+.2f} dB "
+                    f"| {_fmt(ref and ref['vs_plain'], '+.2f')} dB | {_fmt(kept['vs_plain'], '.0%')} | {verdict} "
+                    f"| {g['vs_off']:+.2f} dB | {_fmt(ref and ref['vs_off'], '+.2f')} dB "
+                    f"| {_fmt(kept['vs_off'], '.0%')} |")
+    return rows
+
+
+def markdown_codec(results: dict, x264: dict | None) -> str:
+    """roi_peers_<codec>.md: the sweep against stock plain, and the answer to the x264 comparison."""
+    two = results["rate_control"] == "two-pass"
+    how = ("two-pass, preset medium, stock `-x265-params pass=N:stats=...`" if two else
+           "one pass at a target bitrate (semcodec's bitrate mode; realtime, cpu-used 6) against stock `-deadline "
+           "realtime -cpu-used 6 -b:v R`, R bisected over whole kb/s and then the input-frame-rate budget trim")
+    v = results["versions"]
+    lines = [f"# semcodec ROI strength sweep vs stock {results['codec']} at equal size", "",
+             f"{results['codec']}, {how}; no audio. `ffmpeg plain` is the `ffmpeg` CLI of imageio-ffmpeg "
+             f"({v['ffmpeg_cli']}) re-encoded until its video bytes are within {100 * TOL:g} % of semcodec's "
+             f"default point (S={DEFAULT_S:g}); semcodec's other points are at the same target bitrate, not "
+             "re-matched. Face PSNR-Y inside the hand-checked boxes of benchmarks/face_boxes.json, whole-frame "
+             "VMAF (vmaf_v0.6.1) and PSNR-Y, from semcodec.metrics.compare. In-sample (the shared clips). "
+             f"Generated by `benchmarks/roi_peers.py --codec {results['codec']}` with semcodec at commit "
+             f"{str(v['git_head'])[:10]}{' plus uncommitted changes' if v['semcodec_uncommitted_changes'] else ''}.",
+             "", "| clip | point | rate | video bytes | vs semcodec default | face PSNR-Y | VMAF | PSNR-Y "
+             "| face vs plain | VMAF vs plain |", "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += point_rows(results)
+    lines += ["", f"Does the map act monotonically in the strength, and does the default keep at least "
+              f"{X264_GAIN_KEPT:.0%} of x264's face gain (benchmarks/results/roi_peers.json, "
+              f"{'missing' if x264 is None else 'commit ' + str(x264['versions']['git_head'])[:10]})? Face PSNR-Y "
+              "and VMAF along off / 0.1 / 0.2 / 0.3; gains of the default point:", "",
+              "| clip | face PSNR-Y sweep | rises strictly | VMAF sweep | gain vs plain | x264's | kept "
+              f"| >= {X264_GAIN_KEPT:.0%} | gain vs off | x264's | kept |",
+              "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
+    lines += question_rows(results, x264)
+    lines += ["", f"Noise: stock {results['codec']} re-encoded at its matched rate with the budget "
+              f"x{' and x'.join(f'{f:g}' for f in JITTER)}:", "", "| clip | video bytes | face PSNR-Y | VMAF |",
+              "|---|---|---|---|"]
+    lines += jitter_rows(results)
     return "\n".join(lines) + "\n"
 
 
@@ -374,9 +545,11 @@ def plot(key: str, entry: dict, path: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--codec", default="libx264", choices=list(SPECS))
     ap.add_argument("--clips", default=",".join(CLIPS), help="comma list of %(default)s")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args(argv)
+    spec = SPECS[args.codec]
     clips = [c for c in args.clips.split(",") if c]
     unknown = [c for c in clips if c not in CLIPS]
     if unknown:
@@ -385,20 +558,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: clips not found in {VIDEOS}", file=sys.stderr)
         return 0
     t0 = time.perf_counter()
-    results = {"schema": "semcodec.bench.roi_peers/1", "codec": CODEC, "preset": PRESET, "rate_control": "two-pass",
-               "tolerance": TOL, "default_strength": DEFAULT_S, "versions": versions(), "clips": {}}
+    results = {"schema": "semcodec.bench.roi_peers/1", "codec": spec.codec, "preset": spec.preset,
+               "rate_control": "two-pass" if spec.two_pass else "one-pass bitrate", "tolerance": TOL,
+               "default_strength": DEFAULT_S, "versions": versions(), "clips": {}}
     with tempfile.TemporaryDirectory(prefix="semcodec-roi-peers-") as tmp:
         for key in clips:
-            results["clips"][key] = run_clip(key, tmp)
+            results["clips"][key] = run_clip(spec, key, tmp)
     results["wall_s"] = round(time.perf_counter() - t0, 1)
     os.makedirs(args.out, exist_ok=True)
-    with open(os.path.join(args.out, "roi_peers.json"), "w") as f:
+    with open(os.path.join(args.out, f"{spec.stem}.json"), "w") as f:
         json.dump(results, f, indent=1)
-    with open(os.path.join(args.out, "roi_peers.md"), "w") as f:
-        f.write(markdown(results))
-    for key, entry in results["clips"].items():
-        plot(key, entry, os.path.join(args.out, f"roi_peers_{key}.png"))
-    print(markdown(results))
+    text = markdown(results) if spec.codec == "libx264" else markdown_codec(results, _x264_results(args.out))
+    with open(os.path.join(args.out, f"{spec.stem}.md"), "w") as f:
+        f.write(text)
+    if spec.codec == "libx264":
+        for key, entry in results["clips"].items():
+            plot(key, entry, os.path.join(args.out, f"roi_peers_{key}.png"))
+    print(text)
     print(f"wall time {results['wall_s']:.0f} s", file=sys.stderr)
     return 0
 

@@ -125,6 +125,8 @@ def render() -> str:
             parts += roi_table(res)
     parts += markdown_file("crf_rate.md")
     parts += markdown_file("roi_peers.md")
+    parts += markdown_file("roi_peers_libx265.md")
+    parts += markdown_file("roi_peers_libvpx-vp9.md")
     speed = _load("speed.json")
     if speed:
         parts += speed_table(speed)
