@@ -85,3 +85,19 @@ def test_chunked_crf_fits_once_and_every_chunk_carries_it(face_clip, tmp_path):
     assert "rate_fit" not in off["roi"]
     ratio = on["output"]["video_bytes"] / off["output"]["video_bytes"]
     assert abs(ratio - 1) <= 0.05, (ratio, fit)
+
+
+def test_replayed_probe_is_the_analysed_probe(face_clip, tmp_path):
+    """A probe that replays a recorded segment's maps and cuts at another offset gives the bytes an analysed
+    probe at that offset gives: the fit pays for the analysis once, and loses nothing."""
+    from semcodec.pipeline import ChunkRange, run
+    from semcodec.pipeline.loop import MapRecording
+
+    s, chunk = EncodeSettings(crf=26, roi="faces"), ChunkRange(4, 30)
+    rec = MapRecording()
+    first = run(face_clip, str(tmp_path / "a.mp4"), s, chunk=chunk, rate_offset=0.0, recording=rec)
+    assert len(rec.maps) == 26 and first.output.frames == 26
+    replayed = run(face_clip, str(tmp_path / "b.mp4"), s, chunk=chunk, rate_offset=1.5, recording=rec)
+    analysed = run(face_clip, str(tmp_path / "c.mp4"), s, chunk=chunk, rate_offset=1.5)
+    assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "c.mp4").read_bytes()
+    assert replayed.timings.analysis_s < analysed.timings.analysis_s

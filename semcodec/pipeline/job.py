@@ -22,7 +22,7 @@ from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.reader import StreamInfo, probe
 from semcodec.io.writer import atomic_output, check_output_path
 from semcodec.pipeline.keyframes import KeyframePolicy
-from semcodec.pipeline.loop import MapStage, OffsetLog, PassContext, PassResult, run_pass
+from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, run_pass
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, wants_rate_fit
 from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
@@ -34,8 +34,10 @@ log = logging.getLogger("semcodec")
 
 class _Job:
     def __init__(self, input_path: str, output_path: str, s: EncodeSettings, plan: ShotPlan | None,
-                 chunk: ChunkRange, execution: Execution, rate_offset: float | None = None):
+                 chunk: ChunkRange, execution: Execution, rate_offset: float | None = None,
+                 recording: MapRecording | None = None):
         self.s = s
+        self.recording = recording
         self.log_warnings = execution.log_warnings
         self.rate_offset = rate_offset
         self.rate_fit: RateFit | None = None
@@ -173,7 +175,7 @@ class _Job:
     def _passes(self, workdir: str, tmp_out: str) -> PassResult:
         ctx = self.ctx
         if not self.rc.two_pass:
-            return run_pass(ctx, 1, tmp_out)
+            return self._single_pass(tmp_out)
         offsets = None
         if ctx.maps:
             shape = ctx.maps.planner.allocator.grid.shape
@@ -187,6 +189,19 @@ class _Job:
         finally:
             if offsets:
                 offsets.close()
+
+    def _single_pass(self, tmp_out: str) -> PassResult:
+        """One pass; a probe encode with a recording replays its maps and cuts, or records them."""
+        ctx, rec = self.ctx, self.recording
+        if rec is None or ctx.maps is None:
+            return run_pass(ctx, 1, tmp_out)
+        if rec.maps:
+            ctx.policy.preset(rec.cuts)
+            return run_pass(ctx, 1, tmp_out, replay_log=rec.reader(ctx.maps.planner.rate_offset))
+        rec.offset = ctx.maps.planner.rate_offset
+        result = run_pass(ctx, 1, tmp_out, record_log=rec)
+        rec.cuts = ctx.policy.keyframes()
+        return result
 
     def report(self, final: PassResult, seconds: float) -> EncodeReport:
         ctx, info = self.ctx, self.ctx.info
@@ -236,8 +251,9 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
     encodes of sampled segments (semcodec.pipeline.ratefit). A chunked encode fits once and passes the
     offset to every chunk (`run(rate_offset=...)`)."""
 
-    def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float) -> Probe:
-        o = run(path, out, s, plan=plan, chunk=chunk, execution=ex, rate_offset=offset).output
+    def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float,
+              recording: MapRecording | None) -> Probe:
+        o = run(path, out, s, plan=plan, chunk=chunk, execution=ex, rate_offset=offset, recording=recording).output
         return Probe(o.keyframe_bytes or 0, o.keyframes or 0, o.video_bytes - (o.keyframe_bytes or 0),
                      o.frames - (o.keyframes or 0))
 
@@ -261,7 +277,8 @@ def _check_first_pass_stats(path: str, frames: int) -> None:
 
 def run(input_path: str, output_path: str, settings: EncodeSettings | None = None, *,
         plan: ShotPlan | None = None, chunk: ChunkRange | None = None,
-        execution: Execution | None = None, rate_offset: float | None = None) -> EncodeReport:
+        execution: Execution | None = None, rate_offset: float | None = None,
+        recording: MapRecording | None = None) -> EncodeReport:
     """Encode `input_path` to `output_path` and return the typed report (`encode` returns its JSON).
 
     Args:
@@ -272,6 +289,7 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
         execution: threads, audio copy, progress bars; default FFmpeg's threads, audio copied, silent.
         rate_offset: a whole-frame QP offset for every map, already fitted (chunks of a parallel encode
             get the job's); None: fitted here when CRF rate neutrality asks for it (semcodec.pipeline.ratefit).
+        recording: a probe encode's maps and cuts: recorded when empty, replayed (at `rate_offset`) when not.
 
     Returns:
         The EncodeReport.
@@ -288,7 +306,7 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
             raise SemcodecError("--save-maps path is the output path")
     try:
         return _Job(input_path, output_path, settings, plan, chunk or ChunkRange(), execution or Execution(),
-                    rate_offset).run()
+                    rate_offset, recording).run()
     except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
         raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
 

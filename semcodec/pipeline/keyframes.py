@@ -62,6 +62,11 @@ class KeyframePolicy:
         if b is not None:
             self._add(b.frame)
 
+    def preset(self, cuts: list[int]) -> None:
+        """Cuts already found on these frames (a replayed probe: semcodec.pipeline.ratefit)."""
+        with self._lock:
+            self._cuts.update(cuts)
+
     def end_pass(self) -> None:
         if self._detector is not None:
             for b in self._detector.flush():

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
+import numpy as np
 from av.video.frame import PictureType
 
 from semcodec.analysis.base import AnalysisFrame
@@ -68,6 +69,35 @@ class OffsetLog:
     def close(self) -> None:
         with contextlib.suppress(OSError):  # on the error path the first failure is the one to report
             self._f.close()
+
+
+@dataclass
+class MapRecording:
+    """The maps and cuts of one analysed pass over a segment, replayed by later probe encodes of the same
+    frames at another whole-frame offset (semcodec.pipeline.ratefit): the analysis is paid once."""
+
+    offset: float = 0.0  # the whole-frame offset the recorded maps carry
+    maps: list[QpMap] = field(default_factory=list)
+    cuts: list[int] = field(default_factory=list)
+
+    def write(self, qp: QpMap) -> None:
+        self.maps.append(qp)
+
+    def reader(self, offset: float) -> _RecordingReader:
+        return _RecordingReader(self, offset - self.offset)
+
+
+class _RecordingReader:
+    def __init__(self, recording: MapRecording, delta: float):
+        self.recording, self.delta, self.next = recording, np.float32(delta), 0
+
+    def read(self) -> QpMap:
+        maps = self.recording.maps
+        qp = maps[min(self.next, len(maps) - 1)]
+        if self.next >= len(maps):  # more frames than recorded: a neutral map, as OffsetLog gives
+            return QpMap.zeros(qp.offsets.shape, qp.block)
+        self.next += 1
+        return QpMap(qp.offsets + self.delta, qp.block) if self.delta else qp
 
 
 @dataclass
@@ -162,7 +192,8 @@ class _Planned:
     """Frames waiting to be encoded, each with its map being planned on one worker thread, in frame order.
     A frame leaves once the shot detector has looked `lookahead` frames past it."""
 
-    def __init__(self, ctx: PassContext, replay_log: OffsetLog | None, record_log: OffsetLog | None):
+    def __init__(self, ctx: PassContext, replay_log: OffsetLog | _RecordingReader | None,
+                 record_log: OffsetLog | MapRecording | None):
         self.ctx, self.replay_log, self.record_log = ctx, replay_log, record_log
         ctx.policy.start_pass(replay=replay_log is not None)
         if ctx.maps is not None:
@@ -295,8 +326,9 @@ def _input_frames(ctx: PassContext, inp, result: PassResult, muxer: _Muxer, copi
             break  # the chunk's last frame (stops before the reader's end-of-file checks)
 
 
-def run_pass(ctx: PassContext, pass_no: int, out_path: str | None, replay_log: OffsetLog | None = None,
-             record_log: OffsetLog | None = None) -> PassResult:
+def run_pass(ctx: PassContext, pass_no: int, out_path: str | None,
+             replay_log: OffsetLog | _RecordingReader | None = None,
+             record_log: OffsetLog | MapRecording | None = None) -> PassResult:
     """Encode the chunk once (out_path None: a first pass that writes only statistics)."""
     result = PassResult(pass_no)
     out = _open_output(ctx, out_path)

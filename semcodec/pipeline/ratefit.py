@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from semcodec.pipeline.loop import MapRecording
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 
 # sampled segments: up to SEGMENTS of about SEGMENT_S seconds each, at most SHARE of the frames (short
@@ -79,7 +80,8 @@ class Probe:
         return keyframes * key + max(0, frames - keyframes) * inter
 
 
-Encoder = Callable[[str, str, EncodeSettings, ChunkRange, Execution, float], Probe]
+# encode(input, output, settings, chunk, execution, whole-frame offset, recording or None) -> Probe
+Encoder = Callable[[str, str, EncodeSettings, ChunkRange, Execution, float, MapRecording | None], Probe]
 # keyframes the main encode is expected to have: one per encoder GOP (x264/x265 keyint 250) at the least
 KEYINT = 250
 
@@ -87,7 +89,7 @@ KEYINT = 250
 def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps: float, encode: Encoder,
                     execution: Execution, keyframes: int | None = None) -> RateFit:
     """The whole-frame QP offset that makes the map rate neutral at this CRF. `encode(input, output,
-    settings, chunk, execution, offset)` runs one probe encode and returns its Probe. `keyframes`: how many
+    settings, chunk, execution, offset, recording)` runs one probe encode and returns its Probe. `keyframes`: how many
     the real encode will have (a chunked one: one per chunk); default one per encoder GOP."""
     t0 = time.perf_counter()
     fit = RateFit(segments=sample_segments(frames, fps))
@@ -100,13 +102,17 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
 
         keyframes = keyframes or max(1, math.ceil(frames / KEYINT))
 
-        def size(s: EncodeSettings, offset: float) -> float:
+        # the first ROI probe of a segment analyses it; the later ones replay its maps at their own offset
+        recordings = {seg: MapRecording() for seg in fit.segments}
+
+        def size(s: EncodeSettings, offset: float, with_map: bool = True) -> float:
             total = Probe()
             for a, b in fit.segments:
-                total = total + encode(input_path, out, s, ChunkRange(a, b), quiet, offset)
+                rec = recordings[(a, b)] if with_map else None
+                total = total + encode(input_path, out, s, ChunkRange(a, b), quiet, offset, rec)
             return total.projected(frames, keyframes)
 
-        plain = size(plain_settings, 0.0)
+        plain = size(plain_settings, 0.0, with_map=False)
         if plain <= 0:
             return fit
 
