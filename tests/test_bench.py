@@ -1,5 +1,6 @@
 """`semcodec bench` on tiny clips built here: outputs and schema, resume, BD-rate, XPSNR, ROI metrics, errors."""
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -412,3 +413,19 @@ def test_no_default_mask_without_roi_modes(face, tmp_path):
         points=parse_points("crf", "30"), modes="baseline,baseline:ultrafast", metrics="psnr", progress=False))
     clip = doc["clips"]["face.mp4"]
     assert clip["mask"] is None and "roi_psnr_y_mean" not in clip["modes"]["baseline"][0]["metrics"]
+
+
+def test_resume_never_reuses_points_from_other_encoder_code(face, tmp_path, monkeypatch):
+    """The resume key carries the encoder's identity (version, PyAV, a digest of the library source), not the
+    version string alone: after a code change every point is encoded again."""
+    from semcodec.bench import runner
+
+    ident = runner.encoder_identity()
+    assert re.fullmatch(r".+\+pyav.+\+src[0-9a-f]{12}", ident)
+    s = BenchSettings(points=parse_points("crf", "30"), modes="baseline", metrics="psnr", roi_mask=face["boxes"],
+                      progress=False)
+    first = run_bench([face["clip"]], str(tmp_path), s)
+    again = run_bench([face["clip"]], str(tmp_path), dataclasses.replace(s, resume=True))
+    monkeypatch.setattr(runner, "encoder_identity", lambda: ident + "-changed")
+    changed = run_bench([face["clip"]], str(tmp_path), dataclasses.replace(s, resume=True))
+    assert (first["run"]["encoded"], again["run"]["encoded"], changed["run"]["encoded"]) == (1, 0, 1)

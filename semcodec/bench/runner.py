@@ -8,9 +8,11 @@ already in results.json is taken from there instead of being encoded again.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import json
 import os
+import pathlib
 import platform
 import re
 import sys
@@ -142,8 +144,22 @@ def _check(inputs: list[str], out_dir: str, s: BenchSettings) -> tuple[list[Mode
     return modes, metrics, clips
 
 
+@functools.lru_cache(maxsize=1)
+def encoder_identity() -> str:
+    """What made a result: semcodec's version, PyAV's, and a digest of the library's own source, so that
+    `--resume` never reuses a point encoded by different code under the same version string."""
+    import av
+
+    digest = hashlib.sha256()
+    root = pathlib.Path(__file__).resolve().parent.parent
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return f"{__version__}+pyav{av.__version__}+src{digest.hexdigest()[:12]}"
+
+
 def _hash(clip: _Clip, mode: Mode, point: RatePoint, s: BenchSettings, metrics: list[str]) -> str:
-    key = {"schema": results.SCHEMA, "semcodec": __version__, "clip": file_identity(clip.path), "codec": s.codec,
+    key = {"schema": results.SCHEMA, "semcodec": encoder_identity(), "clip": file_identity(clip.path), "codec": s.codec,
            "rate": point.to_json(), "two_pass": s.two_pass, "preset": mode.preset or s.preset,
            "roi": mode.roi, "roi_strength": mode.strength, "metrics": metrics,
            "mask": clip.mask_info}
