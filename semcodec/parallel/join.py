@@ -183,7 +183,9 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
              "chunks_with_inband_parameter_sets": sum(1 for p in inband if p)}
     with atomic_output(output_path) as tmp, av.open(tmp, "w", format=fmt, options={"fflags": "+bitexact"}) as out, \
             av.open(chunk_files[0]) as first:
-        vout = out.add_stream_from_template(first.streams.video[0])
+        # opaque: take the chunk's stream as it is; otherwise PyAV looks its decoder's name up as an encoder,
+        # and AV1's decoder here is libdav1d, which is no encoder name (the join of every AV1 chunk failed)
+        vout = out.add_stream_from_template(first.streams.video[0], opaque=True)
         vout.time_base = index.time_base
         if rotation:
             vout.set_display_rotation(rotation)

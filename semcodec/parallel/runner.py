@@ -24,6 +24,7 @@ from semcodec.io.writer import atomic_output, check_output_path
 from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
+from semcodec.parallel.manifest import NAME as MANIFEST_NAME
 from semcodec.parallel.manifest import SCHEMA, Manifest
 from semcodec.parallel.worker import encode_chunk, encode_chunk_bytes, init_worker
 from semcodec.pipeline.report import Timings
@@ -100,18 +101,36 @@ def _empty_folder(folder: str, keep: str) -> None:
                     os.unlink(entry.path)
 
 
+def _finished_chunks(work_dir: str) -> int:
+    """How many chunks the work folder's manifest lists as done (0 without a readable manifest)."""
+    try:
+        with open(os.path.join(work_dir, MANIFEST_NAME)) as f:
+            return sum(1 for c in json.load(f).get("chunks", []) if c.get("state") == "done")
+    except (OSError, ValueError, AttributeError):
+        return 0
+
+
 @contextlib.contextmanager
 def _locked_work_dir(work_dir: str, remove: bool) -> Iterator[None]:
     """Hold the work folder's lock (FolderBusy: another run has it) for the whole job. `remove` (the default
-    hidden folder beside the output): the folder goes when the job succeeds or is interrupted (Ctrl-C,
-    SIGTERM, SIGHUP), so nothing is left beside the output; after a failure it stays, and running again
-    resumes. Temp files go in every case."""
+    hidden folder beside the output): the folder goes when the job succeeds, is interrupted (Ctrl-C, SIGTERM,
+    SIGHUP) or fails with nothing to resume. It stays only after a SemcodecError (a full disk, dying workers,
+    a failed join) with finished chunks in its manifest, and the error then names it: running again resumes.
+    An internal error (a bug) never leaves it: a rerun would meet the same bug. Temp files go in every case."""
     fd = lock.acquire(work_dir, "work folder")
     drop = False
     try:
         yield
         drop = remove
     except KeyboardInterrupt:  # semcodec.errors.Interrupted too
+        drop = remove
+        raise
+    except SemcodecError as exc:
+        drop = remove and not _finished_chunks(work_dir)
+        if remove and not drop and not isinstance(exc, Interrupted) and exc.args:
+            exc.args = (f"{exc.args[0]} (finished chunks kept in {work_dir}: run again to resume)", *exc.args[1:])
+        raise
+    except BaseException:
         drop = remove
         raise
     finally:
