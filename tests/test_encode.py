@@ -106,7 +106,7 @@ def test_report_keys(default_run, src):
     assert t["total_s"] > 0 and 0 <= t["analysis_s"] <= t["total_s"] and t["fps"] > 0
     roi = report["roi"]
     assert roi["status"] == "on" and roi["mode"] == "auto"
-    assert [a["name"] for a in roi["analyzers"]] == ["faces", "objects", "saliency", "motion", "text"]
+    assert [a["name"] for a in roi["analyzers"]] == ["faces", "objects", "saliency", "motion", "text", "people"]
     assert all("available" in a for a in roi["analyzers"])
     assert roi["block"] == 16 and roi["offset_qp_min"] < 0 < roi["offset_qp_max"]
     assert report["input"]["frames"] == 20 and report["input"]["audio_streams"][0]["codec"] == "aac"

@@ -11,11 +11,13 @@ from semcodec.analysis.base import ANALYSIS_LONG_SIDE, AnalysisFrame, Analyzer, 
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.motion import MotionAnalyzer
 from semcodec.analysis.objects import ObjectAnalyzer
+from semcodec.analysis.people import PeopleAnalyzer
 from semcodec.analysis.saliency import SaliencyAnalyzer
 from semcodec.analysis.text import TextAnalyzer
 from semcodec.errors import SemcodecError, UsageError
 
-ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer)}
+ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer,
+                                       PeopleAnalyzer)}
 
 
 @dataclass(frozen=True)

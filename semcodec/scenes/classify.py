@@ -39,6 +39,8 @@ def summarize(frames: list[FrameFeatures]) -> dict:
     out = {k: float(np.median([getattr(f, k) for f in frames])) for k in keys}
     out["faces_max"] = float(max(f.faces for f in frames))
     out["face_frames"] = float(np.mean([f.faces > 0 for f in frames]))
+    out["people_max"] = float(max(f.people for f in frames))
+    out["people_frames"] = float(np.mean([f.people > 0 for f in frames]))
     out["grey"] = float(np.mean([f.grey for f in frames]))
     out["motion_p90"] = float(np.percentile([f.motion for f in frames], 90))
     return out

@@ -25,6 +25,8 @@ class FrameFeatures:
     line_density: float  # long straight lines per 100 px of width (streets, buildings, screens)
     faces: int = 0
     face_area: float = 0.0  # largest face, fraction of the frame
+    people: int = 0  # people in frame (person blobs, confirmed by shape or by a face; analysis/people.py)
+    people_area: float = 0.0  # fraction of the frame the person blobs cover
     text_area: float = 0.0  # fraction of the frame covered by text boxes
     motion: float = 0.0  # mean object-motion heat
     camera_motion: float = 0.0  # global shift, fraction of the frame width per frame

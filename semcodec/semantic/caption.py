@@ -48,20 +48,28 @@ def where(box) -> str:
     return f"{v} {h}".strip() if v and h != "centre" else (v or h)
 
 
+def _people_words(regions: list) -> list[str]:
+    """Who is in the picture and where: from the faces, or from the person masks where no face shows."""
+    faces = [r for r in regions if r.label == "face"]
+    persons = [r for r in regions if r.label == "person"]
+    n = max(len(faces), len(persons))
+    if not n:
+        return []
+    who = "a person" if n == 1 else f"{NUMBER.get(n, 'several')} people" if n <= 4 else "a group of people"
+    places = sorted({where(r.box) for r in (faces or persons)}, key=lambda p: ("left" not in p, "right" in p))
+    big = max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in faces), default=0.0)
+    detail = " in close-up" if big > 0.08 else "" if faces else ", face not visible,"
+    return [f"{who}{detail} at the {' and '.join(places)}"]
+
+
 def compose_caption(scene: str, measurements: dict, regions: list, rgb: np.ndarray) -> str:
     """The offline caption: scene class, people and where they are, labelled objects and where they
     are, on-screen text, dominant colours in words, motion, black and white."""
     parts = [SCENE_WORDS.get(scene, "a scene")]
-    faces = [r for r in regions if r.label == "face"]
-    if faces:
-        n = len(faces)
-        who = "a person" if n == 1 else f"{NUMBER.get(n, 'several')} people" if n <= 4 else "a group of people"
-        places = sorted({where(r.box) for r in faces}, key=lambda p: ("left" not in p, "right" in p))
-        big = max((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in faces)
-        parts.append(f"{who}{' in close-up' if big > 0.08 else ''} at the {' and '.join(places)}")
+    parts += _people_words(regions)
     objects: dict = {}
     for r in regions:
-        if r.label not in ("face", "text"):
+        if r.label not in ("face", "text", "person"):
             objects.setdefault(r.label.replace("_", " "), []).append(where(r.box))
     for label, places in list(objects.items())[:4]:
         n = len(places)

@@ -226,11 +226,17 @@ def _keep_frames(input_path: str, wanted: dict, width: int, height: int) -> dict
     return kept
 
 
-def _shot_regions(af, measurements: dict, faces, text, objects) -> list:
-    """Faces, text (where the shot has some) and objects (with --yolo-weights) on the shot's first guide."""
+def _shot_regions(af, measurements: dict, faces, text, objects, people=None) -> list:
+    """Faces, people, text (where the shot has some) and objects (with --yolo-weights) on the shot's first
+    guide."""
+    from semcodec.analysis.people import person_boxes
+
     regions = []
     if faces.available:
         regions += [semz.Region("face", tuple(r.box)) for r in faces.analyze(af).regions]
+    if people is not None and people.available:
+        face_boxes = [r.box for r in regions]
+        regions += [semz.Region("person", tuple(b)) for b in person_boxes(people.segment(af), face_boxes)][:8]
     if measurements.get("text_area", 0) > 0.01:  # the stroke detector fires on texture now and then
         regions += [semz.Region("text", tuple(r.box)) for r in text.analyze(af).regions
                     if (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) > 0.002][:8]
@@ -246,11 +252,13 @@ def _shot_entries(shots_json: list[dict], plan: list[list[int]], kept: dict, kee
     """Per shot: its coded guides, region layout and caption."""
     from semcodec.analysis.base import AnalysisFrame
     from semcodec.analysis.faces import FaceAnalyzer
+    from semcodec.analysis.people import PeopleAnalyzer
     from semcodec.analysis.text import TextAnalyzer
 
     (kw, kh), (gw, gh) = keep_size, guide_size
-    faces, text = FaceAnalyzer(), TextAnalyzer()
+    faces, text, people = FaceAnalyzer(), TextAnalyzer(), PeopleAnalyzer()
     faces.load()
+    people.load()
     entries: list[semz.ShotEntry] = []
     chunk = 0
     for i, s in enumerate(shots_json):
@@ -268,7 +276,7 @@ def _shot_entries(shots_json: list[dict], plan: list[list[int]], kept: dict, kee
         aw, ah = _fit(first.shape[1], first.shape[0], ANALYSIS_LONG_SIDE)
         arg = cv2.resize(first, (aw, ah), interpolation=cv2.INTER_AREA)
         af = AnalysisFrame(plan[i][0], 0.0, arg, cv2.cvtColor(arg, cv2.COLOR_RGB2GRAY))
-        regions = _shot_regions(af, s["measurements"], faces, text, objects)
+        regions = _shot_regions(af, s["measurements"], faces, text, objects, people)
         entry.regions = [semz.Region(r.label, tuple(min(1.0, max(0.0, float(v))) for v in r.box))
                          for r in regions][:semz.MAX_REGIONS]
         entry.caption = model(first) if model else compose_caption(entry.scene, s["measurements"], regions, first)

@@ -17,6 +17,7 @@ from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.fusion import analysis_size
 from semcodec.analysis.motion import MotionAnalyzer
+from semcodec.analysis.people import PeopleAnalyzer, count_people
 from semcodec.analysis.text import TextAnalyzer
 from semcodec.frames import small_rgb
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
@@ -43,8 +44,11 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
     tags = []
     if s.get("face_frames", 0) > 0.2:
         tags.append(("face", s["face_frames"]))
-    if s.get("faces_max", 0) >= 2:
-        tags.append(("several people", min(1.0, s["faces_max"] / 4)))
+    if s.get("people_frames", 0) > 0.2:
+        tags.append(("people", s["people_frames"]))
+    most = max(s.get("faces_max", 0), s.get("people_max", 0))
+    if most >= 2:
+        tags.append(("several people", min(1.0, most / 4)))
     if s.get("text_area", 0) > 0.01:
         tags.append(("on-screen text", min(1.0, s["text_area"] / 0.05)))
     if s.get("grey", 0) > 0.5:
@@ -63,12 +67,12 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
 
 
 class _Sampler:
-    """The full measurement of a sampled frame (faces, text, picture statistics) and its keyframe
+    """The full measurement of a sampled frame (faces, people, text, picture statistics) and its keyframe
     candidate. Faces run on every other sample: the detector is the costliest step, faces move little."""
 
-    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, motion):
+    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, motion, people=None):
         self.aw, self.ah, self.tw, self.step = aw, ah, tw, step
-        self.faces, self.text, self.motion = faces, text, motion
+        self.faces, self.text, self.motion, self.people = faces, text, motion, people
         self.last_faces: list = []
 
     def __call__(self, frame, n: int, t: float, heat: np.ndarray, state: _ShotState) -> None:
@@ -82,6 +86,11 @@ class _Sampler:
         txt = self.text.analyze(af).regions
         f.faces = len(det)
         f.face_area = float(max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0))
+        if self.people is not None and self.people.available:
+            seen = self.people.segment(af)
+            f.people, f.people_area = count_people(seen, [r.box for r in det]), seen.area
+        else:  # without the person model, the faces are the people
+            f.people = len(det)
         f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
         f.motion = float(heat.mean())
         f.camera_motion = float(np.hypot(*self.motion.last_shift) / max(self.tw, 1))
@@ -196,11 +205,12 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
     step = max(1, int(round(fps / sample_fps)))
     tw, th = max(2, aw // 4 * 2), max(2, ah // 4 * 2)  # half the analysis size
-    faces, text, motion = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer(halve=False)
+    faces, text, motion, people = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer(halve=False), PeopleAnalyzer()
     faces.load()
+    people.load()
     shots = ShotDetector(fps=fps, method=shot_method)
-    states, n, last_time, stats = _decode(path, info, fps, shots, _Sampler(aw, ah, tw, step, faces, text, motion),
-                                          th, progress)
+    sampler = _Sampler(aw, ah, tw, step, faces, text, motion, people)
+    states, n, last_time, stats = _decode(path, info, fps, shots, sampler, th, progress)
     end_time = last_time + 1.0 / fps
     shot_list = shots.shots(n, end_time)
     out_shots, per_shot = _tag_shots(shot_list, states, n, step, clip, cues)
@@ -216,6 +226,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
                   "duration_s": round(end_time, 3)},
         "scene_vocabulary": list(CLASSES),
         "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}", "text": "stroke detector",
+                      "people": people.backend or f"unavailable: {people.reason}",
                       "motion": "camera-compensated difference", "shots": shot_method,
                       "scene": f"clip:{clip.name}" if clip else "embedded rules (semcodec/scenes/classify.py)"},
         "shots": out_shots,
