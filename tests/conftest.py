@@ -84,13 +84,14 @@ def vfr_pts_ms(frames: int) -> list[int]:
 def make_clip(path, frames: int = 16, size: tuple[int, int] = (160, 96), fps: int = 25, audio: bool = False,
               codec: str = "libx264", pix_fmt: str = "yuv420p", vfr: bool = False, rotation: int = 0,
               content: str = "texture", options: dict | None = None, container_options: dict | None = None,
-              crf: int = 18) -> str:
+              crf: int = 18, sar: Fraction | None = None) -> str:
     """Write a small real clip with PyAV and return its path.
 
     content: 'texture' (panning texture with a moving patch), 'face' (astronaut photo) or
     'texture_then_face' (first half texture, second half face: a face that appears mid-clip).
     vfr: irregular timestamps in a 1/1000 time base. audio: a 48 kHz stereo AAC track (sine tones).
     rotation: display-matrix rotation in degrees on the video stream.
+    sar: sample aspect ratio in the encoder context (bitstream VUI, MP4 pasp).
     """
     path = str(path)
     fmt = CONTAINER_FOR_EXT[os.path.splitext(path)[1].lower()]
@@ -101,6 +102,8 @@ def make_clip(path, frames: int = 16, size: tuple[int, int] = (160, 96), fps: in
     with av.open(path, "w", format=fmt, options=container_options or {}) as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = size[0], size[1], pix_fmt
+        if sar:
+            vs.codec_context.sample_aspect_ratio = sar
         opts = {}
         if codec in ("libx264", "libx265"):
             opts = {"crf": str(crf), "preset": "ultrafast"}

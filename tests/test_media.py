@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from fractions import Fraction
 
 import imageio_ffmpeg
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from conftest import make_clip
 from semcodec.errors import SemcodecError
 from semcodec.parallel import ParallelOptions, encode_parallel
-from semcodec.pipeline import EncodeSettings
+from semcodec.pipeline import EncodeSettings, run
 
 FF = imageio_ffmpeg.get_ffmpeg_exe()
 
@@ -30,6 +32,20 @@ def video_pts(path) -> list[str]:
     num, den = (int(x) for x in tb.split("/"))
     rows = [ln.split(",") for ln in r.stdout.splitlines() if ln and not ln.startswith("#")]
     return [f"{int(row[2]) * num / den:.3f}" for row in rows]
+
+
+def shown_sar(path) -> str:
+    """The sample aspect ratio FFmpeg hands a filter (showinfo) for the first frame: container before bitstream."""
+    r = subprocess.run([FF, "-hide_banner", "-i", str(path), "-vf", "showinfo", "-frames:v", "1", "-f", "null", "-"],
+                       capture_output=True, text=True)
+    found = re.findall(r"sar:(\d+/\d+)", r.stderr)
+    return found[0] if found else f"none ({r.stderr.strip()[-200:]})"
+
+
+@pytest.fixture(scope="module")
+def sar_clip(tmp_path_factory):
+    """Anamorphic: 160x96 pixels shown 4:3 wide each (H.264 VUI and MP4 pasp)."""
+    return make_clip(tmp_path_factory.mktemp("sar") / "sar.mp4", frames=24, size=(160, 96), sar=Fraction(4, 3))
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +91,38 @@ def test_failed_join_leaves_no_work_folder_unless_resumable(av_clip, tmp_path, m
     monkeypatch.undo()  # the rerun resumes and finishes, and the folder goes
     rep = encode_parallel(av_clip, str(tmp_path / "o.mp4"), EncodeSettings(roi="off", preset="ultrafast"), _chunked())
     assert rep["parallel"]["resumed"] and os.listdir(tmp_path) == ["o.mp4"]
+
+
+# ---- sample aspect ratio ------------------------------------------------------------------------
+SAR_CASES = [(c, e) for c in ("libx264", "libx265", "libvpx-vp9", "libsvtav1") for e in (".mp4", ".mkv", ".mov")
+             if not (e == ".mov" and c in ("libvpx-vp9", "libsvtav1"))]
+
+
+@pytest.mark.parametrize("codec,ext", SAR_CASES)
+def test_sample_aspect_ratio_is_kept(sar_clip, tmp_path, codec, ext):
+    """It came out 0/1 (square) for every codec and container. VP9/AV1 carry none in the bitstream, so in
+    Matroska only the stream's display size keeps it."""
+    assert shown_sar(sar_clip) == "4/3"
+    out = tmp_path / f"o{ext}"
+    run(sar_clip, str(out), EncodeSettings(codec=codec, roi="off"))
+    assert shown_sar(out) == "4/3"
+
+
+@pytest.mark.parametrize("codec,ext", [("libx264", ".mkv"), ("libvpx-vp9", ".mkv"), ("libsvtav1", ".mp4")])
+def test_sample_aspect_ratio_is_kept_in_chunks(sar_clip, tmp_path, codec, ext):
+    out = tmp_path / f"o{ext}"
+    encode_parallel(sar_clip, str(out), EncodeSettings(codec=codec, roi="off"), _chunked())
+    assert shown_sar(out) == "4/3"
+    assert ffmpeg_errors(out) == ""
+
+
+def test_container_display_aspect_wins_over_the_bitstream(sar_clip, tmp_path):
+    """A Matroska display size that disagrees with the H.264 VUI (FFmpeg's `-aspect 2:1` on a copy): players,
+    and FFmpeg, show the container's; so does the encode."""
+    src = tmp_path / "dar.mkv"
+    subprocess.run([FF, "-v", "error", "-i", sar_clip, "-c", "copy", "-aspect", "2:1", str(src)], check=True)
+    assert shown_sar(src) == "6/5"
+    for ext in (".mkv", ".mp4"):
+        out = tmp_path / f"o{ext}"
+        run(str(src), str(out), EncodeSettings(roi="off", preset="ultrafast"))
+        assert shown_sar(out) == "6/5"

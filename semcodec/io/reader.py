@@ -14,6 +14,7 @@ from fractions import Fraction
 import av
 
 from semcodec.errors import SemcodecError
+from semcodec.io.aspect import input_sar
 
 
 @dataclass
@@ -33,6 +34,7 @@ class StreamInfo:
     duration_s: float
     rotation: int  # degrees, from the display matrix
     color: dict = field(default_factory=dict)
+    sample_aspect_ratio: Fraction | None = None  # container's, else bitstream's; None: not stated (square)
     audio_streams: list = field(default_factory=list)  # [{index, codec, channels, sample_rate}]
     subtitle_streams: int = 0
 
@@ -40,6 +42,7 @@ class StreamInfo:
         d = dict(self.__dict__)
         d["time_base"] = str(self.time_base)
         d["average_rate"] = float(self.average_rate)
+        d["sample_aspect_ratio"] = str(self.sample_aspect_ratio) if self.sample_aspect_ratio else None
         return d
 
 
@@ -138,6 +141,7 @@ def _describe(path: str, container) -> StreamInfo:
             "range": cc.color_range, "space": cc.colorspace,
             "primaries": cc.color_primaries, "trc": cc.color_trc,
         },
+        sample_aspect_ratio=input_sar(vs),
         audio_streams=audio,
         subtitle_streams=len(container.streams.subtitles),
     )

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
+from fractions import Fraction
 
 import av
 
 from semcodec.errors import SemcodecError
+from semcodec.io.aspect import set_output_sar
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
 from semcodec.io.reader import open_input
 from semcodec.io.writer import atomic_output, container_format
@@ -149,7 +151,7 @@ def _mux_video(out, vout, chunk_files: list[str], ranks: list[list[int]], inband
 
 
 def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: str, output_path: str,
-                rotation: int = 0, audio: bool = True) -> dict:
+                rotation: int = 0, audio: bool = True, sar: Fraction | None = None) -> dict:
     """Write `output_path` (atomically) from the chunk files; `starts[i]` is chunk i's first frame.
 
     Args:
@@ -159,6 +161,8 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
         input_path: the input, whose audio is copied (with `audio`).
         output_path: the joined file (written through a temporary file, bit-exact muxer).
         rotation: display rotation to set on the video stream.
+        sar: the input's sample aspect ratio, set on the video stream (the chunks' own may be lost or the
+            decoder's guess: AV1 in MP4 probes as 1:1 beside a 4:3 pasp box).
 
     Returns:
         Stats: frames, video_bytes, audio_packets, reorder_delay, chunks_with_inband_parameter_sets, bytes.
@@ -189,6 +193,7 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
         vout.time_base = index.time_base
         if rotation:
             vout.set_display_rotation(rotation)
+        set_output_sar(vout, sar)
         inp = open_input(input_path) if audio else None
         try:
             copies = add_audio_streams(inp, out, fmt, log.warning) if inp is not None else {}

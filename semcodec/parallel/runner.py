@@ -290,7 +290,8 @@ def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts:
     m.data["rotation"] = rotation
     t_join = time.perf_counter()
     js = join_chunks([m.chunk_path(c) for c in m.chunks], [c["start_frame"] for c in m.chunks], index,
-                     input_path, output_path, rotation=rotation, audio=True)
+                     input_path, output_path, rotation=rotation, audio=True,
+                     sar=info.sample_aspect_ratio)
     join_s = time.perf_counter() - t_join
     m.data["output"] = {"path": os.path.abspath(output_path), "sha256": sha256_file(output_path)}
     m.save()

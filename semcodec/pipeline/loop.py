@@ -27,6 +27,7 @@ from semcodec.encoding.qpmap import QpMap
 from semcodec.encoding.roi_sidedata import RoiAttacher
 from semcodec.errors import SemcodecError
 from semcodec.frames import small_luma, small_rgb
+from semcodec.io.aspect import set_output_sar
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input
 from semcodec.io.writer import container_format
@@ -281,6 +282,7 @@ def _add_video_stream(ctx: PassContext, out, vin, pass_no: int):
         val = getattr(vin.codec_context, key, None)
         if val:
             setattr(cc, key, val)
+    set_output_sar(vout, info.sample_aspect_ratio)  # anamorphic video keeps its shape (VUI, pasp, display size)
     if bit_rate:
         cc.bit_rate = bit_rate
     configure_threads(cc, ctx.execution.threads)
