@@ -11,6 +11,7 @@ from semcodec.io.outputs import Output, all_or_nothing, check_outputs
 from semcodec.io.writer import STDOUT, write_json
 
 # parse_bitrate is imported here too, so cli.encode.parse_bitrate stays importable
+from .crf_search import add_target_options, target_spec
 from .options import finite_float, parse_bitrate, positive_float, positive_int
 from .progress import stderr_progress
 
@@ -58,6 +59,7 @@ def register(sub) -> None:
                           "shot, ROI strength by scene class, more bits at the selected keyframes; all "
                           "decisions go into the report")
     _text_options(enc)
+    add_target_options(enc, required=False)
     par = enc.add_argument_group("scaling out (chunked at shot boundaries, resumable; INPUT may be a folder)")
     par.add_argument("--workers", type=positive_int, metavar="N",
                      help="encode chunks on N local processes (default with --work-dir/--chunk-*: all cores)")
@@ -186,6 +188,9 @@ def cmd_encode(args) -> int:
     outputs = _outputs(args)
     batch = os.path.isdir(args.input)
     check_outputs(_inputs(args), outputs, overwrite="overwrite" if batch else args.overwrite)
+    spec = target_spec(args)
+    if spec is not None:
+        return _cmd_target(args, settings, spec, execution, outputs, batch)
     if batch or _parallel_wanted(args):
         with all_or_nothing(outputs):
             return _cmd_parallel(args, settings, execution)
@@ -197,22 +202,64 @@ def cmd_encode(args) -> int:
     return 0
 
 
+def _cmd_target(args, settings, spec, execution, outputs, batch: bool) -> int:
+    """--target-*: per-shot CRF search, then the encode (single-piece: one CRF; chunked: one per chunk)."""
+    from semcodec.target import encode_chunked, encode_single
+    from semcodec.target.video import check
+
+    if batch:
+        raise UsageError("a quality target encodes one file at a time (give a file, not a folder)")
+    check(settings, spec)
+    with all_or_nothing(outputs):
+        if _parallel_wanted(args):
+            report = encode_chunked(args.input, args.output, settings, spec, _parallel_options(args),
+                                    progress=execution.progress)
+        else:
+            report = encode_single(args.input, args.output, settings, spec, execution)
+        _emit(args, report)
+    if not args.json and not args.quiet:
+        print(_summary(report), file=sys.stderr)
+        print(_target_summary(report["target"]), file=sys.stderr)
+    return 0
+
+
+def _num(v) -> str:
+    return "n/a" if v is None else f"{v:.2f}"
+
+
+def _target_summary(t: dict) -> str:
+    lines = [f"target: {t['target']}; {t['mode']}; measured on the output: VMAF {t['measured']['vmaf_mean']:.2f}"
+             f" (5th pct {t['measured']['vmaf_p5']:.2f}); {t['shots_met_measured']} of {len(t['shots'])} shots "
+             f"met; probes {t['timings']['probe_s']:.1f} s"]
+    for s in t["shots"]:
+        both = ", ".join(f"{k} {_num(s['predicted'].get(k))} -> {_num(v)}" for k, v in (s["measured"] or {}).items())
+        lines.append(f"  shot {s['index'] + 1:>3} frames {s['start_frame']:>5}-{s['end_frame'] - 1:<5} CRF "
+                     f"{s['crf']:>5g}  predicted -> measured: {both}")
+    return "\n".join(lines)
+
+
 def _parallel_wanted(args) -> bool:
     keys = ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir")
     return any(getattr(args, k, None) is not None for k in keys) or bool(getattr(args, "fresh_process", False))
 
 
-def _cmd_parallel(args, settings, execution) -> int:
-    """Chunked encode (--workers/--ray/...) of one file, or the batch form INPUT_DIR/ -o OUTDIR/."""
-    from semcodec.parallel import ParallelOptions, encode_batch, encode_parallel
+def _parallel_options(args):
+    from semcodec.parallel import ParallelOptions
 
     if args.workers is not None and args.workers < 1:
         raise SemcodecError("--workers must be at least 1")
     lo, hi = args.chunk_min_s, args.chunk_max_s  # a default gives way to the other bound when only one is set
-    opts = ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
+    return ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
                            threads_per_chunk=args.threads or 1, fresh_process_per_chunk=args.fresh_process,
                            chunk_min_s=lo if lo is not None else min(2.0, hi or 2.0),
                            chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0))
+
+
+def _cmd_parallel(args, settings, execution) -> int:
+    """Chunked encode (--workers/--ray/...) of one file, or the batch form INPUT_DIR/ -o OUTDIR/."""
+    from semcodec.parallel import encode_batch, encode_parallel
+
+    opts = _parallel_options(args)
     if os.path.isdir(args.input):
         def show(row):
             if not args.quiet:

@@ -17,9 +17,9 @@ from semcodec import __version__
 from semcodec.errors import Interrupted, SemcodecError
 from semcodec.io.outputs import SkipExisting
 
-from . import analyze, bench, capabilities, encode, metrics, semantic, tag
+from . import analyze, bench, capabilities, crf_search, encode, metrics, semantic, tag
 
-COMMANDS = [encode, analyze, tag, capabilities, bench, metrics, semantic]
+COMMANDS = [encode, crf_search, analyze, tag, capabilities, bench, metrics, semantic]
 
 EXIT_CODES = """exit codes:
   0    success (also: -n and an output exists, nothing done)

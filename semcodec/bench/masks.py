@@ -187,6 +187,21 @@ class AnalyzerMask(MaskSource):
 DEFAULT_MASK_LONG_SIDE = 640  # detection size for the default mask: finer than the encoder's 320-px analysis
 
 
+def detect_faces(detector, frame, index: int, width: int, height: int,
+                 size: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes (x0, y0, x1, y1, exclusive ends) of the faces `detector` (a loaded FaceAnalyzer) finds on
+    `frame`, run at `size`: the default mask's detection, shared with the CRF search's face targets."""
+    from semcodec.analysis.base import AnalysisFrame
+    from semcodec.frames import small_luma, small_rgb
+
+    aw, ah = size
+    f = frame.reformat(format="yuv420p")
+    af = AnalysisFrame(index, float(frame.time or 0.0), None, small_luma(f, aw, ah),
+                       make_rgb=lambda: small_rgb(f, aw, ah))
+    return [(int(np.floor(x0 * width)), int(np.floor(y0 * height)), int(np.ceil(x1 * width)), int(np.ceil(y1 * height)))
+            for x0, y0, x1, y1 in (r.box for r in detector.analyze(af).regions)]
+
+
 class DetectedFacesMask(MaskSource):
     """The default region: faces found by semcodec's face analyzer (CenterFace) on every frame of the source,
     as tight boxes (no margin) with BoxesMask's soft edge. Never the encoder's map; but it is the detector the
@@ -209,31 +224,20 @@ class DetectedFacesMask(MaskSource):
         self.frames_with_faces = sum(1 for b in self.boxes if b)
 
     def _detect(self, detector, clip: str, progress) -> list[list[tuple[int, int, int, int]]]:
-        from semcodec.analysis.base import AnalysisFrame
         from semcodec.analysis.fusion import analysis_size
-        from semcodec.frames import small_luma, small_rgb
         from semcodec.progress import bar as progress_bar
 
-        aw, ah = analysis_size(self.width, self.height, DEFAULT_MASK_LONG_SIDE)
-        self.detect_size = (aw, ah)
+        self.detect_size = analysis_size(self.width, self.height, DEFAULT_MASK_LONG_SIDE)
         out = []
         with open_input(clip) as c:
             bar = progress_bar(progress, f"faces in {os.path.basename(clip)}", c.streams.video[0].frames)
             try:
                 for i, frame in enumerate(c.decode(video=0)):
-                    f = frame.reformat(format="yuv420p")
-                    af = AnalysisFrame(i, float(frame.time or 0.0), None, small_luma(f, aw, ah),
-                                       make_rgb=lambda f=f: small_rgb(f, aw, ah))
-                    out.append([self._pixels(r.box) for r in detector.analyze(af).regions])
+                    out.append(detect_faces(detector, frame, i, self.width, self.height, self.detect_size))
                     bar.update(1)
             finally:
                 bar.close()
         return out
-
-    def _pixels(self, box) -> tuple[int, int, int, int]:
-        x0, y0, x1, y1 = box
-        return (int(np.floor(x0 * self.width)), int(np.floor(y0 * self.height)),
-                int(np.ceil(x1 * self.width)), int(np.ceil(y1 * self.height)))
 
     @property
     def usable(self) -> bool:

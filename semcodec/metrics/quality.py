@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import av
 import numpy as np
@@ -291,32 +292,54 @@ def _ffmpeg_with_libvmaf() -> str:
     return exe
 
 
-def vmaf_scores(reference: str, distorted: str, *, max_frames: int | None = None) -> list[float]:
+class RawVideo(NamedTuple):
+    """A raw yuv420p file (frames back to back), as the CRF search keeps its reference segments."""
+
+    path: str
+    width: int
+    height: int
+
+
+def _vmaf_input(src: str | RawVideo) -> list[str]:
+    if isinstance(src, RawVideo):
+        return ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{src.width}x{src.height}", "-framerate", "25",
+                "-i", os.path.abspath(src.path)]
+    return ["-noautorotate", "-i", os.path.abspath(src)]
+
+
+def vmaf_scores(reference: str | RawVideo, distorted: str, *, max_frames: int | None = None,
+                trim: tuple[int, int] | None = None, crop: tuple[int, int, int, int] | None = None,
+                n_subsample: int = 1) -> list[float]:
     """Per-frame VMAF (vmaf_v0.6.1) from FFmpeg's libvmaf filter.
 
     Frames are paired by index (timestamps rewritten to 0,1,2,... on both
     inputs), exactly like compare(), so differing frame rates or start
-    times cannot shift the pairing.
+    times cannot shift the pairing. Both sides are cropped to even sizes, as
+    the encoder crops. ``trim``: frames [a, b) of both; ``crop``: (x, y, w, h)
+    of both (a region's VMAF); ``n_subsample``: libvmaf scores every n-th
+    frame only (the list then has one score per scored frame).
     """
     exe = _ffmpeg_with_libvmaf()
-    trim = f"trim=end_frame={max_frames}," if max_frames is not None else ""
-    prep = f"{trim}settb=1/25,setpts=N,format=yuv420p"
+    cut = f"trim=start_frame={trim[0]}:end_frame={trim[1]}," if trim else ""
+    cut += f"trim=end_frame={max_frames}," if max_frames is not None else ""
+    box = f"crop={crop[2]}:{crop[3]}:{crop[0]}:{crop[1]}," if crop else "crop=trunc(iw/2)*2:trunc(ih/2)*2:0:0,"
+    prep = f"{cut}settb=1/25,setpts=N,{box}format=yuv420p"
+    sub = f"n_subsample={n_subsample}:" if n_subsample > 1 else ""
     graph = (
         f"[0:v:0]{prep}[dist];[1:v:0]{prep}[ref];"
-        "[dist][ref]libvmaf=log_fmt=json:log_path=vmaf.json:n_threads=2"  # main=distorted
+        f"[dist][ref]libvmaf={sub}log_fmt=json:log_path=vmaf.json:n_threads=2"  # main=distorted
     )
     with tempfile.TemporaryDirectory(prefix="semcodec-vmaf-") as tmp:
         cmd = [
-            exe, "-hide_banner", "-nostdin", "-loglevel", "error",
-            "-noautorotate", "-i", os.path.abspath(distorted),
-            "-noautorotate", "-i", os.path.abspath(reference),
+            exe, "-hide_banner", "-nostdin", "-loglevel", "error", *_vmaf_input(distorted), *_vmaf_input(reference),
             "-an", "-lavfi", graph, "-fps_mode", "passthrough", "-f", "null", "-",
         ]
         proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, check=False)
         log_path = os.path.join(tmp, "vmaf.json")
         if proc.returncode != 0 or not os.path.exists(log_path):
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-            raise SemcodecError(f"libvmaf failed on {distorted} vs {reference}: {last}")
+            ref_name = reference.path if isinstance(reference, RawVideo) else reference
+            raise SemcodecError(f"libvmaf failed on {distorted} vs {ref_name}: {last}")
         with open(log_path) as fh:
             log = json.load(fh)
     frames = sorted(log["frames"], key=lambda f: f["frameNum"])

@@ -12,7 +12,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -50,6 +50,10 @@ class ParallelOptions:
     fresh_process_per_chunk: bool = False
     max_chunks: int | None = None  # stop after this many chunks are encoded (tests: a simulated interruption)
     retries: int = 2  # a local pool broken by a killed worker is restarted this many times
+    # a quality target (JSON, hashed with the settings) and the module-level function that searches a chunk's
+    # CRF for it, (input, settings, target, chunk, threads) -> result with .crf and .to_json(): semcodec.target
+    target: dict | None = None
+    chunk_search: Callable | None = None
 
     def worker_count(self) -> int:
         return max(1, self.workers or os.cpu_count() or 1)
@@ -63,6 +67,8 @@ def settings_hash(settings, opts: ParallelOptions) -> str:
     d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
              chunk_max_s=opts.chunk_max_s, semcodec=__version__)
+    if opts.target:
+        d["target"] = opts.target
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -304,6 +310,8 @@ def _record(m: Manifest, c: dict, res: dict, results: dict) -> None:
     p = m.chunk_path(c)
     c.update(state="done", sha256=sha256_file(p), bytes=os.path.getsize(p), frames=res["frames"],
              seconds=res["seconds"], host=res["host"], video_bytes=res["video_bytes"])
+    if res.get("target"):  # the chunk's own CRF from the quality search: a resumed job keeps it
+        c.update(crf=res["crf"], target=res["target"])
     m.data["rotation"] = res["report"].input.rotation
     results[c["index"]] = res
     m.save()
@@ -330,8 +338,8 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
         futs: dict = {}
         try:
             with _ctrl_c_held():
-                futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c, opts.threads_per_chunk): c
-                        for c in todo}
+                futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c, opts.threads_per_chunk,
+                                    opts.target, opts.chunk_search): c for c in todo}
             while futs:
                 done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
                 for f in done:
@@ -431,7 +439,8 @@ def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, res
     task = ray.remote(num_cpus=opts.threads_per_chunk, max_retries=3,
                       max_calls=1 if opts.fresh_process_per_chunk else 0)(_ray_chunk)
     ext = os.path.splitext(m.chunks[0]["file"])[1]
-    refs = {task.remote(input_path, ext, sdict, c, opts.threads_per_chunk): c for c in _limit(pending, opts)}
+    refs = {task.remote(input_path, ext, sdict, c, opts.threads_per_chunk, opts.target, opts.chunk_search): c
+            for c in _limit(pending, opts)}
     try:
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
@@ -462,9 +471,9 @@ def _write_chunk(path: str, data: bytes) -> None:
         raise SemcodecError(f"cannot write chunk {path}: {exc.strerror or exc}") from None
 
 
-def _ray_chunk(input_path, ext, sdict, chunk, threads):
+def _ray_chunk(input_path, ext, sdict, chunk, threads, target=None, search=None):
     init_worker_threads(threads)
-    return encode_chunk_bytes(input_path, ext, sdict, chunk, threads)
+    return encode_chunk_bytes(input_path, ext, sdict, chunk, threads, target, search)
 
 
 def init_worker_threads(threads: int) -> None:
@@ -490,7 +499,8 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
         "backend": backend, "ray_address": opts.ray, "workers": opts.worker_count(),
         "threads_per_chunk": opts.threads_per_chunk, "work_dir": work_dir,
         "chunks": [{k: c.get(k) for k in ("index", "start_frame", "end_frame", "bitrate", "bytes",
-                                           "video_bytes", "seconds", "host", "sha256")} for c in m.chunks],
+                                           "video_bytes", "seconds", "host", "sha256", "crf", "target")}
+                   for c in m.chunks],
         "resumed": resumed, "chunks_reused": kept, "chunks_redone_corrupt": redone,
         "chunks_encoded_now": sorted(results), "reorder_delay": js["reorder_delay"],
         "budget": ({"target_kbps": target / 1000, "video_kbps": round(video_kbps, 2),

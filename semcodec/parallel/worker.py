@@ -55,15 +55,22 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
-def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict, threads: int | None = 1) -> dict:
+def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict, threads: int | None = 1,
+                 target: dict | None = None, search=None) -> dict:
     """Encode frames [start_frame, end_frame) of the input to `out_path` (atomic: written to a temp
-    file and renamed), with `threads` encoder threads and no audio. Returns what the manifest needs and
-    the chunk's EncodeReport."""
+    file and renamed), with `threads` encoder threads and no audio. With a quality `target` (JSON), the
+    chunk's CRF comes from `search(input, settings, target, chunk, threads)` first (semcodec.target's probe
+    encodes; passed in, so this package does not depend on that one). Returns what the manifest needs and the
+    chunk's EncodeReport."""
     from semcodec.pipeline import ChunkRange, EncodeSettings, Execution, run
 
     t0 = time.perf_counter()
     s = EncodeSettings(**settings_dict)
     s = dataclasses.replace(s, save_maps=None, bitrate=chunk.get("bitrate") or s.bitrate)
+    shot = None
+    if target and search is not None:
+        shot = search(input_path, s, target, chunk, threads)
+        s = dataclasses.replace(s, crf=shot.crf)
     span = ChunkRange(chunk["start_frame"], chunk["end_frame"], chunk.get("seek_pts"))
     execution = Execution(threads=threads, audio=False)
     want = chunk["end_frame"] - chunk["start_frame"]
@@ -79,14 +86,15 @@ def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dic
         raise SemcodecError(f"chunk {chunk['index']}: encoded {report.output.frames} frames, expected {want}")
     return {"index": chunk["index"], "frames": want, "seconds": round(time.perf_counter() - t0, 3),
             "seeked": seeked, "host": os.uname().nodename, "pid": os.getpid(),
-            "video_bytes": report.output.video_bytes, "report": report}
+            "video_bytes": report.output.video_bytes, "report": report,
+            "crf": shot.crf if shot else None, "target": shot.to_json() if shot else None}
 
 
 def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict,
-                       threads: int | None = 1) -> tuple[dict, bytes]:
+                       threads: int | None = 1, target: dict | None = None, search=None) -> tuple[dict, bytes]:
     """Ray task body: encode into a local temp file and return (result, bytes)."""
     with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
         out = os.path.join(d, f"chunk{suffix}")
-        res = encode_chunk(input_path, out, settings_dict, chunk, threads)
+        res = encode_chunk(input_path, out, settings_dict, chunk, threads, target, search)
         with open(out, "rb") as f:
             return res, f.read()
