@@ -24,7 +24,11 @@ from semcodec.pipeline import EncodeSettings, Execution, encode  # noqa: E402
 
 VIDEOS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "videos")
 CLIPS = {"akiyo": "akiyo_qcif_news_anchor.mp4", "carphone": "carphone_qcif_video_call.mp4",
-         "his_girl_friday": "his_girl_friday_1940_dialogue.mp4"}
+         "his_girl_friday": "his_girl_friday_1940_dialogue.mp4",
+         # beyond the dialogue clips: cuts, a nature close-up, animation (x264 only, to keep the run short)
+         "bikes": "bikes_street_edit_scenecuts.mp4", "flower": "flower_opening_nature.mp4",
+         "big_buck_bunny": "big_buck_bunny_excerpt_720p.mp4"}
+X264_ONLY = {"bikes", "flower", "big_buck_bunny"}
 CRFS = {"libx264": (22, 30), "libx265": (28,), "libvpx-vp9": (34,)}
 
 
@@ -53,7 +57,9 @@ def markdown(rows: list[dict]) -> str:
     lines = ["# CRF rate neutrality: ROI auto vs --roi off at the same CRF (video bytes)", "",
              "`python benchmarks/crf_rate.py`. Target: `neutral` (the default) within 3 % of plain. In-sample: "
              "the shared clips; nothing was tuned to them except the allocator's first-guess cost model "
-             "(see semcodec/allocation/allocator.py), which the probe fit corrects.", "",
+             "(see semcodec/allocation/allocator.py), which the probe fit corrects. The probe segments and their "
+             "size projection were fixed on bikes (cuts inside a probe segment made ROI look 31 % cheaper, so "
+             "the fit added bits: +17 % at CRF 22, +34 % at CRF 30 before).", "",
              "| clip | codec | CRF | plain bytes | neutral | extra (opt-out) | fitted offset QP | probes | "
              "fit s | wall vs plain |",
              "|---|---|---|---|---|---|---|---|---|---|"]
@@ -82,6 +88,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="semcodec-crfrate-") as tmp:
         for codec in args.codecs.split(","):
             for clip in args.clips.split(","):
+                if codec != "libx264" and clip in X264_ONLY:
+                    continue
                 for crf in CRFS[codec]:
                     rows.append(measure(clip, codec, crf, tmp))
                     print(f"{clip} {codec} crf {crf}: neutral {rows[-1]['neutral_ratio']:.3f} "

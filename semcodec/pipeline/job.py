@@ -216,7 +216,8 @@ class _Job:
             self._roi_details()
         output = OutputSummary(ctx.output_path, os.path.getsize(ctx.output_path), final.video_bytes, final.frames,
                                duration, ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt,
-                               keyframe_bytes=final.key_bytes, keyframes=final.key_frames)
+                               keyframe_bytes=final.key_bytes, keyframes=final.key_frames,
+                               first_frame_bytes=final.first_packet_bytes)
         passes = 2 if self.rc.two_pass else 1
         timings = Timings(seconds, analysis_s=ctx.analysis_s, fps=round(final.frames * passes / seconds, 2),
                           rate_fit_s=self.rate_fit.seconds if self.rate_fit else None)
@@ -254,8 +255,7 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
     def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float,
               recording: MapRecording | None) -> Probe:
         o = run(path, out, s, plan=plan, chunk=chunk, execution=ex, rate_offset=offset, recording=recording).output
-        return Probe(o.keyframe_bytes or 0, o.keyframes or 0, o.video_bytes - (o.keyframe_bytes or 0),
-                     o.frames - (o.keyframes or 0))
+        return Probe(o.first_frame_bytes, 1, o.video_bytes - o.first_frame_bytes, o.frames - 1)
 
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
     return fit_rate_offset(input_path, settings, frames, float(info.average_rate), probe, execution or Execution(),

@@ -142,6 +142,7 @@ class PassResult:
     video_bytes: int = 0
     key_bytes: int = 0  # of those, in keyframes
     key_frames: int = 0
+    first_packet_bytes: int = 0  # the first packet in decode order: the IDR that opens the output
     first_pts: int | None = None
     last_pts: int | None = None
     stats: DecodeStats = field(default_factory=DecodeStats)
@@ -164,6 +165,8 @@ class _Muxer:
 
     def video(self, packets) -> None:
         for packet in packets:
+            if not self.result.video_bytes:
+                self.result.first_packet_bytes = packet.size
             self.result.video_bytes += packet.size
             if packet.is_keyframe:
                 self.result.key_bytes += packet.size

@@ -18,9 +18,11 @@ from dataclasses import dataclass, field, replace
 from semcodec.pipeline.loop import MapRecording
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 
-# sampled segments: up to SEGMENTS of about SEGMENT_S seconds each, at most SHARE of the frames (short
-# clips: at least MIN_FRAMES in all, so a probe sees more than one GOP's start)
-SEGMENTS, SEGMENT_S, SHARE, MIN_FRAMES = 2, 2.0, 0.2, 48
+# sampled segments: about SHARE of the frames (short clips: at least MIN_FRAMES in all, so a probe sees more
+# than one GOP's start), as up to SEGMENTS pieces of SEGMENT_S..MAX_SEGMENT_S seconds spread over the video.
+# Many short pieces sample a long video's variety better than two long ones, and cap the probes' cost: a
+# 10-minute video probes 8 x 3 s, not 2 x 60 s
+SEGMENTS, SEGMENT_S, MAX_SEGMENT_S, SHARE, MIN_FRAMES = 8, 1.0, 3.0, 0.2, 48
 MAX_OFFSET_QP = 12.0
 MAX_PROBES, TOLERANCE = 3, math.log(1.01)  # ROI probe encodes; stop within 1 % of the plain size
 
@@ -51,8 +53,8 @@ def sample_segments(frames: int, fps: float) -> list[tuple[int, int]]:
     if frames <= 0:
         return []
     total = min(frames, max(MIN_FRAMES, int(frames * SHARE)))
-    count = max(1, min(SEGMENTS, total // max(1, int(fps * SEGMENT_S * 0.5))))
-    length = max(1, total // count)
+    count = max(1, min(SEGMENTS, total // max(1, round(fps * SEGMENT_S))))
+    length = max(1, min(total // count, round(fps * MAX_SEGMENT_S)))
     if count == 1 and length >= frames:
         return [(0, frames)]
     starts = [round(i * (frames - length) / max(1, count - 1)) if count > 1 else (frames - length) // 2
@@ -62,7 +64,9 @@ def sample_segments(frames: int, fps: float) -> list[tuple[int, int]]:
 
 @dataclass(frozen=True)
 class Probe:
-    """Video bytes of probe encodes, keyframes apart: a segment starts with one, the whole video has few."""
+    """Video bytes of probe encodes, each segment's opening IDR apart from the rest: every segment starts with
+    one, the whole video has few. Keyframes inside a segment (the ROI encode's IDR at cuts, x264's own
+    scenecut frames in the plain one) stay with the rest, so both sides count a cut alike."""
 
     key_bytes: int = 0
     key_frames: int = 0

@@ -30,6 +30,7 @@ class OutputSummary:
     pix_fmt: str | None = None
     keyframe_bytes: int | None = None  # video bytes in keyframes
     keyframes: int | None = None
+    first_frame_bytes: int = 0  # the opening IDR (rate fit probes); not in the JSON
 
     def to_json(self) -> dict:
         d = {"path": self.path, "bytes": self.bytes, "video_bytes": self.video_bytes, "frames": self.frames,
