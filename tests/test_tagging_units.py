@@ -60,7 +60,7 @@ def test_select_respects_budget_and_time_order():
 
 def _features(**kw):
     base = dict(brightness=0.5, saturation=0.3, colourfulness=0.3, grey=False, edge_density=0.1, flat_fraction=0.2,
-                palette_ratio=0.05, green=0.0, sky=0.0, line_density=0.5)
+                palette_ratio=0.05, green=0.0, sky=0.0, line_density=0.5, palette_entropy=0.55, motion_valid=True)
     base.update(kw)
     return FrameFeatures(**base)
 
@@ -70,8 +70,8 @@ def _features(**kw):
     (dict(faces=4, face_area=0.005), "people"),
     (dict(green=0.5, sky=0.2, saturation=0.5), "landscape_nature"),
     (dict(text_area=0.12, line_density=20, saturation=0.03, flat_fraction=0.3), "screen_content"),
-    (dict(motion=0.3, camera_motion=0.03), "sports_action"),
-    (dict(palette_ratio=0.005, saturation=0.45, flat_fraction=0.2), "animation"),
+    (dict(motion=0.5, camera_speed=0.6), "sports_action"),
+    (dict(palette_entropy=0.2, saturation=0.45, flat_fraction=0.85), "animation"),
 ])
 def test_scene_rules_pick_the_obvious_class(kw, expected):
     label, conf, scores = classify(summarize([_features(**kw)] * 5))

@@ -88,7 +88,7 @@ def compose_caption(scene: str, measurements: dict, regions: list, rgb: np.ndarr
             parts.append("mostly " + ", ".join(names[:3]))
     if measurements.get("brightness", 0.5) < 0.22:
         parts.append("dark")
-    if measurements.get("motion_p90", 0) > 0.15:
+    if measurements.get("motion_pairs", 0) >= 2 and measurements.get("motion", 0) > 0.2:  # as tag's "fast motion"
         parts.append("fast motion")
     cam = measurements.get("camera_motion")
     if cam is not None:

@@ -1,30 +1,28 @@
 """`semcodec tag`: shots, scene classes, tags and keyframes of a short video, in one decode.
 
-Every frame goes through the shot detector and the motion analyzer (both cheap); a few frames per
-second are measured in full (faces, text, picture statistics) and kept as keyframe candidates.
+Every frame goes through the shot detector (cheap); a few frames per second are measured in full (faces,
+text, picture statistics, motion from the frame before) and kept as keyframe candidates.
 The JSON schema is documented in docs/tags-schema.md (`semcodec.tags/1`).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
-import numpy as np
 
 from semcodec import __version__
 from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.fusion import analysis_size
-from semcodec.analysis.motion import MotionAnalyzer
-from semcodec.analysis.people import PeopleAnalyzer, count_people
+from semcodec.analysis.people import PeopleAnalyzer
 from semcodec.analysis.text import TextAnalyzer
 from semcodec.frames import small_rgb
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
 from semcodec.progress import Progress
 from semcodec.progress import bar as progress_bar
 from semcodec.scenes.classify import CLASSES, classify, summarize
-from semcodec.scenes.features import measure
+from semcodec.scenes.sampler import SceneSampler
 from semcodec.shots import ShotDetector
 from semcodec.tagging.keyframes import Candidate, colour_hist, frame_quality, select
 from semcodec.tagging.words import topic_tags
@@ -55,8 +53,10 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
         tags.append(("black and white", s["grey"]))
     if s.get("brightness", 1) < 0.22:
         tags.append(("dark", 1 - s["brightness"] / 0.22))
-    if s.get("motion_p90", 0) > 0.15:
-        tags.append(("fast motion", min(1.0, s["motion_p90"] / 0.4)))
+    # motion is measured within the shot only (no pair across a cut, no brightness ramp: see
+    # semcodec/scenes/motion.py); 'fast' needs most of the shot moving, not one burst
+    if s.get("motion_pairs", 0) >= 2 and s.get("motion", 0) > 0.2:
+        tags.append(("fast motion", min(1.0, s["motion"] / 0.4)))
     if s.get("camera_motion", 0) > 0.006:
         tags.append(("moving camera", min(1.0, s["camera_motion"] / 0.02)))
     elif s.get("camera_motion", 1) < 0.001:
@@ -67,35 +67,19 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
 
 
 class _Sampler:
-    """The full measurement of a sampled frame (faces, people, text, picture statistics) and its keyframe
-    candidate. Faces run on every other sample: the detector is the costliest step, faces move little."""
+    """The full measurement of a sampled frame (semcodec.scenes.sampler: statistics, faces, people, text,
+    motion from the frame before) and its keyframe candidate."""
 
-    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, motion, people=None):
+    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, fps: float, people=None):
         self.aw, self.ah, self.tw, self.step = aw, ah, tw, step
-        self.faces, self.text, self.motion, self.people = faces, text, motion, people
-        self.last_faces: list = []
+        self.scene = SceneSampler(faces, text, fps, people)
 
-    def __call__(self, frame, n: int, t: float, heat: np.ndarray, state: _ShotState) -> None:
+    def __call__(self, frame, n: int, t: float, prev_tiny, tiny, state: _ShotState) -> None:
         rgb = small_rgb(frame, self.aw, self.ah)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        af = AnalysisFrame(n, t, rgb, gray)
-        f = measure(rgb, gray)
-        if self.faces.available and (n // self.step) % 2 == 0:
-            self.last_faces = self.faces.analyze(af).regions
-        det = self.last_faces
-        txt = self.text.analyze(af).regions
-        f.faces = len(det)
-        f.face_area = float(max(((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in det), default=0.0))
-        if self.people is not None and self.people.available:
-            seen = self.people.segment(af)
-            f.people, f.people_area = count_people(seen, [r.box for r in det]), seen.area
-        else:  # without the person model, the faces are the people
-            f.people = len(det)
-        f.text_area = float(sum((r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) for r in txt))
-        f.motion = float(heat.mean())
-        f.camera_motion = float(np.hypot(*self.motion.last_shift) / max(self.tw, 1))
+        f = self.scene(AnalysisFrame(n, t, rgb, gray), prev_tiny, tiny)
         state.features.append(f)
-        importance = min(1.0, (1.0 if det else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
+        importance = min(1.0, (1.0 if f.faces else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
         score, parts = frame_quality(rgb, gray, importance)
         state.candidates.append(Candidate(n, t, rgb, score, colour_hist(rgb), parts))
         if len(state.candidates) > MAX_CANDIDATES_PER_SHOT:
@@ -104,13 +88,14 @@ class _Sampler:
 
 def _decode(path: str, info, fps: float, shots: ShotDetector, sampler: _Sampler, th: int,
             progress: Progress | None) -> tuple[list[_ShotState], int, float, DecodeStats]:
-    """The one decode: every frame through the shot detector and the motion analyzer on a quarter-area
-    view, every `step`-th frame measured in full. Returns (states per detected shot, frames, time of the
+    """The one decode: every frame through the shot detector on a quarter-area view, every `step`-th frame
+    measured in full (with the motion from the frame before it). Returns (states per detected shot, frames, time of the
     last frame, decode stats)."""
     states: list[_ShotState] = [_ShotState()]
     stats = DecodeStats()
     last_time = 0.0
     n = 0
+    prev_tiny = None
     with open_input(path) as container:
         bar = progress_bar(progress, "tag", info.frames)
         for kind, frame in iter_packets_and_frames(container, stats):
@@ -121,9 +106,10 @@ def _decode(path: str, info, fps: float, shots: ShotDetector, sampler: _Sampler,
             tiny = small_rgb(frame, sampler.tw, th)
             if shots.push(n, t, tiny):
                 states.append(_ShotState())
-            heat = sampler.motion.analyze(AnalysisFrame(n, t, tiny, cv2.cvtColor(tiny, cv2.COLOR_RGB2GRAY))).heat
+            tiny_gray = cv2.cvtColor(tiny, cv2.COLOR_RGB2GRAY)
             if n % sampler.step == 0:
-                sampler(frame, n, t, heat, states[-1])
+                sampler(frame, n, t, prev_tiny, tiny_gray, states[-1])
+            prev_tiny = tiny_gray
             n += 1
             bar.update(1)
         bar.close()
@@ -156,7 +142,9 @@ def _tag_shots(shot_list: list, states: list[_ShotState], n: int, step: int, cli
     out_shots = []
     feat_index = [i for i in range(n) if i % step == 0]
     for shot in shot_list:
-        in_shot = [f for i, f in zip(feat_index, feats) if shot.start_frame <= i < shot.end_frame]
+        # a sample's motion pair must lie inside the shot, clear of the transition into it
+        in_shot = [f if i > shot.start_frame + 2 else replace(f, motion_valid=False)
+                   for i, f in zip(feat_index, feats) if shot.start_frame <= i < shot.end_frame]
         # frames right at a boundary are often mid-transition: never offer them as keyframes
         c_in = [c for c in cands if shot.start_frame + 2 <= c.index < shot.end_frame - 2] or \
                [c for c in cands if shot.start_frame <= c.index < shot.end_frame]
@@ -205,11 +193,11 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
     step = max(1, int(round(fps / sample_fps)))
     tw, th = max(2, aw // 4 * 2), max(2, ah // 4 * 2)  # half the analysis size
-    faces, text, motion, people = FaceAnalyzer(), TextAnalyzer(), MotionAnalyzer(halve=False), PeopleAnalyzer()
+    faces, text, people = FaceAnalyzer(), TextAnalyzer(), PeopleAnalyzer()
     faces.load()
     people.load()
     shots = ShotDetector(fps=fps, method=shot_method)
-    sampler = _Sampler(aw, ah, tw, step, faces, text, motion, people)
+    sampler = _Sampler(aw, ah, tw, step, faces, text, fps, people)
     states, n, last_time, stats = _decode(path, info, fps, shots, sampler, th, progress)
     end_time = last_time + 1.0 / fps
     shot_list = shots.shots(n, end_time)
@@ -227,7 +215,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
         "scene_vocabulary": list(CLASSES),
         "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}", "text": "stroke detector",
                       "people": people.backend or f"unavailable: {people.reason}",
-                      "motion": "camera-compensated difference", "shots": shot_method,
+                      "motion": "within-shot global fit and residual", "shots": shot_method,
                       "scene": f"clip:{clip.name}" if clip else "embedded rules (semcodec/scenes/classify.py)"},
         "shots": out_shots,
         "tags": _video_tags(out_shots) + [{"tag": t, "kind": "topic", "score": v}

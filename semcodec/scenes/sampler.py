@@ -1,0 +1,49 @@
+"""The full scene measurement of one sampled frame: picture statistics, faces (real or drawn), people,
+text, and the motion from the frame before it. Shared by `semcodec tag` and benchmarks/scenes.py, so the
+benchmark measures exactly what the tagger classifies."""
+from __future__ import annotations
+
+import numpy as np
+
+from semcodec.analysis.base import AnalysisFrame
+from semcodec.analysis.people import count_people
+from semcodec.scenes.features import FrameFeatures, drawn_face, measure
+from semcodec.scenes.motion import pair_motion
+
+
+def _area(box) -> float:
+    return float((box[2] - box[0]) * (box[3] - box[1]))
+
+
+class SceneSampler:
+    """Measures sampled frames. `faces`, `text` and `people` are loaded analyzers (faces and people may be
+    unavailable; without the person model the real faces are the people); faces run on every other sample
+    (the costliest step; faces move little) and are held in between."""
+
+    def __init__(self, faces, text, fps: float, people=None):
+        self.faces, self.text, self.fps, self.people = faces, text, fps, people
+        self.face_regions: list = []
+        self._count = 0
+
+    def __call__(self, af: AnalysisFrame, prev_tiny: np.ndarray | None, tiny: np.ndarray) -> FrameFeatures:
+        """Measure `af` (analysis size); `prev_tiny`/`tiny` are the previous and this frame's small grey
+        views for motion (None when there is no previous frame)."""
+        rgb, gray = af.color(), af.gray
+        f = measure(rgb, gray)
+        if self.faces.available and self._count % 2 == 0:
+            self.face_regions = self.faces.analyze(af).regions
+        self._count += 1
+        real = [r for r in self.face_regions if not drawn_face(gray, r.box)]
+        f.faces, f.drawn_faces = len(real), len(self.face_regions) - len(real)
+        f.face_area = max((_area(r.box) for r in real), default=0.0)
+        if self.people is not None and self.people.available:
+            seen = self.people.segment(af)
+            f.people, f.people_area = count_people(seen, [r.box for r in real]), seen.area
+        else:
+            f.people = f.faces
+        f.text_area = float(sum(_area(r.box) for r in self.text.analyze(af).regions))
+        if prev_tiny is not None:
+            pm = pair_motion(prev_tiny, tiny)
+            f.motion, f.camera_motion, f.motion_valid = pm.moving, pm.camera, pm.valid
+            f.camera_speed = pm.camera * self.fps
+        return f
