@@ -86,6 +86,21 @@ def test_cut_and_brightness_ramp_are_not_motion():
     assert dim.valid and dim.moving < 0.02, dim
 
 
+def test_unsplit_cuts_do_not_make_a_still_shot_fast():
+    # a still photo with two cut-aways the shot detector did not split: four pairs across a cut
+    a, b = (scene_clips.camera(scene_clips.photo(n), "still", 1, size=(160, 90))[0] for n in ("coffee", "chelsea"))
+    frames = [b if i in (4, 9) else a for i in range(12)]
+    base = measure(a, _gray(a))
+    feats = []
+    for prev, cur in zip(frames, frames[1:]):
+        pm = pair_motion(_gray(prev), _gray(cur))
+        feats.append(FrameFeatures(**{**base.__dict__, "motion": pm.moving, "camera_motion": pm.camera,
+                                      "motion_valid": pm.valid}))
+    s = summarize(feats)
+    assert s["motion_pairs"] == 7 and s["motion"] < 0.01 and s["motion_p90"] < 0.01
+    assert evidence(s)["sports_action"] == 0.0
+
+
 def test_invalid_pairs_do_not_count_as_motion():
     base = measure(*(lambda r: (r, _gray(r)))(scene_clips.cartoon(1)[0]))
     frames = [FrameFeatures(**{**base.__dict__, "motion": 0.9, "motion_valid": False}) for _ in range(4)]
@@ -124,10 +139,11 @@ def test_nothing_recognised_is_other_with_low_confidence():
 
 def test_a_tie_is_not_named():
     # a large real face in a fast-moving shot: talking_head and sports_action have equal evidence
-    s = {"face_frames": 1.0, "face_area_max": 0.2, "motion_p90": 0.6, "camera_speed": 0.6, "flat_fraction": 0.0}
+    s = {"face_frames": 1.0, "face_area_max": 0.2, "motion": 0.6, "motion_p90": 0.6, "camera_speed": 0.6,
+         "flat_fraction": 0.0}
     ev = evidence(s)
     assert ev["talking_head"] == ev["sports_action"] == 1.0
     model = {"other_level": 0.25, "temperature": 0.1, "min_confidence": 0.55}
     label, conf, scores = classify(s, model)
     assert label == "other" and conf < 0.55 and scores["talking_head"] == scores["sports_action"]
-    assert classify({**s, "motion_p90": 0.0}, model)[0] == "talking_head"
+    assert classify({**s, "motion": 0.0, "motion_p90": 0.0}, model)[0] == "talking_head"

@@ -56,7 +56,10 @@ def evidence(s: dict) -> dict:
     # a person-shaped blob in flat paint is a drawn figure; real faces were already told from drawn ones
     person = max(face, _ramp(g("people_frames", 0), 0.25, 0.7) * (1 - flat * small_palette))
     soft = _ramp(g("soft_fraction", 0), 0.15, 0.45)  # defocus or smooth shading: a camera, not paint
-    fast = _ramp(g("motion_p90", 0), 0.2, 0.45) * (0.6 + 0.4 * _ramp(g("camera_speed", 0), 0.15, 0.5))
+    # the median and the 90th percentile of the within-shot motion together: one burst (or a cut the
+    # shot detector missed and the motion fit did not catch) cannot make a still shot fast
+    moving = 0.5 * (g("motion", 0) + g("motion_p90", 0))
+    fast = _ramp(moving, 0.15, 0.4) * (0.6 + 0.4 * _ramp(g("camera_speed", 0), 0.15, 0.5))
     # blue sky alone is weak evidence (a bluish wall, a screen); vegetation is strong
     nature = max(_ramp(g("green", 0), 0.08, 0.3), 0.4 * _ramp(g("sky", 0), 0.15, 0.5))
     built = _ramp(g("axis_edges", 0), 0.18, 0.35) * (1 - _ramp(g("saturation", 0), 0.2, 0.4))
