@@ -26,6 +26,8 @@ CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 # Audio codecs the MP4/MOV muxers take as they are; anything else is re-encoded to AAC (with a warning).
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac", "mp2"}
+# FFmpeg's MOV muxer refuses Opus and FLAC ("only supported in MP4")
+MOV_AUDIO = MP4_AUDIO - {"opus", "flac"}
 
 STDOUT = "-"
 PARTIAL_MARK = "semcodec"
