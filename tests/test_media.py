@@ -25,13 +25,14 @@ def ffmpeg_errors(path) -> str:
 
 
 def video_pts(path) -> list[str]:
-    """FFmpeg's framecrc of the decoded video: one 'pts, duration' pair per frame, in seconds."""
-    r = subprocess.run([FF, "-v", "error", "-i", str(path), "-map", "0:v:0", "-f", "framecrc", "-"],
-                       capture_output=True, text=True, check=True)
+    """The video's presentation times in seconds (ms precision), sorted, as FFmpeg reads the file: packet
+    timestamps with -copyts (no shift to the file's start; a decoded framecrc would round to 1/fps)."""
+    r = subprocess.run([FF, "-v", "error", "-copyts", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "framecrc",
+                        "-"], capture_output=True, text=True, check=True)
     tb = [ln for ln in r.stdout.splitlines() if ln.startswith("#tb 0:")][0].split(":")[1].strip()
     num, den = (int(x) for x in tb.split("/"))
     rows = [ln.split(",") for ln in r.stdout.splitlines() if ln and not ln.startswith("#")]
-    return [f"{int(row[2]) * num / den:.3f}" for row in rows]
+    return [f"{t:.3f}" for t in sorted(int(row[2]) * num / den for row in rows)]
 
 
 def shown_sar(path) -> str:
@@ -166,11 +167,11 @@ def sync_clip(path, acodec: str, audio_start: float = 0.0, frames: int = 50, fps
 
 
 def timeline_audio(path):
-    """FFmpeg's decode of the first audio stream as mono PCM placed on the file's timeline from its start
-    (silence before a late start; what precedes the start is trimmed; MP4 edit lists applied)."""
+    """FFmpeg's decode of the first audio stream as mono PCM on the file's own timeline from t=0 (-copyts;
+    silence before a late start, anything before zero trimmed; MP4 edit lists applied)."""
     import numpy as np
 
-    r = subprocess.run([FF, "-v", "error", "-i", str(path), "-map", "0:a:0", "-af",
+    r = subprocess.run([FF, "-v", "error", "-copyts", "-i", str(path), "-map", "0:a:0", "-af",
                         f"aresample={SR}:async=1:first_pts=0", "-ac", "1", "-f", "f32le", "-"],
                        capture_output=True, check=True)
     return np.frombuffer(r.stdout, np.float32)
@@ -202,19 +203,21 @@ def sync_sources(tmp_path_factory):
         "late_pcm.mkv": sync_clip(d / "late_pcm.mkv", "pcm_s16le", audio_start=0.3),  # audio starts 300 ms in
         "aac.mkv": sync_clip(d / "aac.mkv", "aac"),  # AAC priming: the audio starts 21 ms before zero
         "early_aac.mkv": sync_clip(d / "early_aac.mkv", "aac", audio_start=-0.2),
+        "aac.mp4": sync_clip(d / "aac.mp4", "aac"),  # copied into .mkv, it moved the video 21 ms later
+        "early_aac.mp4": sync_clip(d / "early_aac.mp4", "aac", audio_start=-0.2),
     }
 
 
-SYNC_CASES = [(n, e, False) for n in ("pcm.mov", "late_pcm.mkv", "aac.mkv", "early_aac.mkv")
-              for e in (".mp4", ".mov", ".mkv")]
-SYNC_CASES += [(n, e, True) for n in ("pcm.mov", "early_aac.mkv") for e in (".mp4", ".mkv")]
+SYNC_CASES = [(n, e, False) for n in ("pcm.mov", "late_pcm.mkv", "aac.mkv", "early_aac.mkv", "aac.mp4",
+                                      "early_aac.mp4") for e in (".mp4", ".mov", ".mkv")]
+SYNC_CASES += [(n, e, True) for n in ("pcm.mov", "early_aac.mp4") for e in (".mp4", ".mkv")]
 
 
 @pytest.mark.parametrize("name,ext,chunked", SYNC_CASES)
 def test_audio_stays_in_sync(sync_sources, tmp_path, name, ext, chunked):
     """Re-encoded audio (PCM into MP4/MOV: AAC) played one AAC priming delay late (+21.3 ms at 48 kHz) and
-    lost the source's audio start; copied audio starting before zero must not move the video. Measured by
-    FFmpeg against the source, within 1 ms (MP4's edit lists are in 1/1000 s)."""
+    lost the source's audio start; copied audio starting before zero moved the video of a Matroska output.
+    Measured by FFmpeg against the source, within 1 ms (MP4 edit lists and Matroska are in 1/1000 s)."""
     src = sync_sources[name]
     out = tmp_path / f"o{ext}"
     s = EncodeSettings(roi="off", preset="ultrafast")

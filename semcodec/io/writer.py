@@ -34,6 +34,17 @@ PARTIAL_MARK = "semcodec"
 _PARTIAL_RE = re.compile(r"\.semcodec-(\d+)-[^.]+\.partial")
 
 
+def muxer_options(fmt: str) -> dict:
+    """Options of every output container semcodec writes. +bitexact: no random Matroska segment UID, no creation
+    time, so the file, not just the stream, is the same run after run. Matroska: timestamps are written as they
+    are (FFmpeg's default shifts every stream so none is negative: copied AAC whose priming starts at -21 ms
+    moved the video 21 ms later; Matroska blocks take negative times, and FFmpeg's own copy keeps them)."""
+    opts = {"fflags": "+bitexact"}
+    if fmt == "matroska":
+        opts["avoid_negative_ts"] = "disabled"
+    return opts
+
+
 def container_format(path: str) -> str:
     ext = os.path.splitext(path)[1].lower()
     if ext not in CONTAINERS:

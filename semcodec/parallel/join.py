@@ -22,7 +22,7 @@ from semcodec.errors import SemcodecError
 from semcodec.io.aspect import set_output_sar
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
 from semcodec.io.reader import open_input
-from semcodec.io.writer import atomic_output, container_format
+from semcodec.io.writer import atomic_output, container_format, muxer_options
 
 log = logging.getLogger("semcodec")
 
@@ -185,7 +185,7 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
     fmt = container_format(output_path)
     stats = {"frames": 0, "video_bytes": 0, "audio_packets": 0, "reorder_delay": delay,
              "chunks_with_inband_parameter_sets": sum(1 for p in inband if p)}
-    with atomic_output(output_path) as tmp, av.open(tmp, "w", format=fmt, options={"fflags": "+bitexact"}) as out, \
+    with atomic_output(output_path) as tmp, av.open(tmp, "w", format=fmt, options=muxer_options(fmt)) as out, \
             av.open(chunk_files[0]) as first:
         # opaque: take the chunk's stream as it is; otherwise PyAV looks its decoder's name up as an encoder,
         # and AV1's decoder here is libdav1d, which is no encoder name (the join of every AV1 chunk failed)

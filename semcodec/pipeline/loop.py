@@ -30,7 +30,7 @@ from semcodec.frames import small_luma, small_rgb
 from semcodec.io.aspect import set_output_sar
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input
-from semcodec.io.writer import container_format
+from semcodec.io.writer import container_format, muxer_options
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.settings import ChunkRange, Execution
@@ -262,9 +262,7 @@ class _Planned:
 def _open_output(ctx: PassContext, path: str | None):
     fmt = "null" if path is None else container_format(ctx.output_path)
     try:
-        # +bitexact: no random Matroska segment UID, no creation time, so the file, not just the stream,
-        # is the same run after run (the chunk join writes the same way)
-        return av.open(path or os.devnull, "w", format=fmt, options={"fflags": "+bitexact"})
+        return av.open(path or os.devnull, "w", format=fmt, options=muxer_options(fmt))  # as the chunk join
     except av.error.FFmpegError as exc:
         raise SemcodecError(f"cannot write {ctx.output_path}: {exc.strerror or exc}") from None
 
