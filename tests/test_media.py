@@ -227,3 +227,50 @@ def test_audio_stays_in_sync(sync_sources, tmp_path, name, ext, chunked):
         run(src, str(out), s)
     assert video_pts(out) == video_pts(src)
     assert abs(av_sync_ms(src, out)) < 1.0
+
+
+# ---- chunked output details and up-front refusals -----------------------------------------------
+def shown_fps(path) -> str:
+    r = subprocess.run([FF, "-hide_banner", "-i", str(path)], capture_output=True, text=True)
+    line = [ln for ln in r.stderr.splitlines() if "Video:" in ln][0]
+    return re.findall(r"([\d.k]+) fps", line)[0]
+
+
+def test_chunked_mkv_states_the_frame_rate(av_clip, tmp_path):
+    """The joined Matroska track said 1 ms (or 1/12800 s) per frame: players and FFmpeg read 1000 fps."""
+    out = tmp_path / "o.mkv"
+    encode_parallel(av_clip, str(out), EncodeSettings(roi="off", preset="ultrafast"), _chunked())
+    assert shown_fps(out) == "25"
+
+
+def test_chunked_report_has_the_single_piece_warnings(tmp_path):
+    """Subtitles dropped and audio re-encoded to AAC are said by the chunked encode too, in its report."""
+    src = tmp_path / "s.mkv"
+    plain = sync_clip(tmp_path / "pcm.mkv", "pcm_s16le")
+    srt = tmp_path / "s.srt"
+    srt.write_text("1\n00:00:00,000 --> 00:00:01,000\nhello\n")
+    subprocess.run([FF, "-v", "error", "-i", plain, "-i", str(srt), "-map", "0", "-map", "1", "-c", "copy", str(src)],
+                   check=True)
+    single = run(str(src), str(tmp_path / "a.mp4"), EncodeSettings(roi="off", preset="ultrafast")).warnings
+    chunked = encode_parallel(str(src), str(tmp_path / "b.mp4"), EncodeSettings(roi="off", preset="ultrafast"),
+                              _chunked())["warnings"]
+    wanted = ["1 subtitle stream(s) not copied", "audio stream 1 (pcm_s16le) cannot go into MP4 as it is: "
+              "re-encoded to AAC"]
+    assert all(w in single for w in wanted), single
+    assert all(w in chunked for w in wanted), chunked
+
+
+@pytest.mark.parametrize("codec", ["libvpx-vp9", "libsvtav1"])
+@pytest.mark.parametrize("chunked", [False, True], ids=["single", "chunked"])
+def test_vp9_and_av1_into_mov_are_refused_up_front(av_clip, tmp_path, codec, chunked):
+    """It failed after the work with 'FFmpeg failed: Invalid argument'; now a usage error names the limit,
+    before anything is written."""
+    from semcodec.errors import UsageError
+
+    out = tmp_path / "o.mov"
+    with pytest.raises(UsageError, match=f"^{codec} cannot be written to .mov: FFmpeg's MOV muxer takes no "):
+        if chunked:
+            encode_parallel(av_clip, str(out), EncodeSettings(codec=codec), _chunked())
+        else:
+            run(av_clip, str(out), EncodeSettings(codec=codec))
+    assert os.listdir(tmp_path) == []

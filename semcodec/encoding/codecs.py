@@ -132,6 +132,18 @@ def configure_threads(cc, threads: int | None = None) -> None:
 DECODERS = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libsvtav1": "libdav1d"}
 
 
+# Containers FFmpeg's muxers cannot put a codec in (MOV takes neither VP9 nor AV1: "Invalid argument" at the header)
+_NOT_IN = {"libvpx-vp9": {"mov": "VP9"}, "libsvtav1": {"mov": "AV1"}}
+
+
+def check_container(codec: str, container: str) -> None:
+    """UsageError, before any work, for a codec the output container cannot hold."""
+    what = _NOT_IN.get(codec, {}).get(container)
+    if what:
+        raise UsageError(f"{codec} cannot be written to .{container}: FFmpeg's MOV muxer takes no {what} "
+                         "(use .mp4 or .mkv)")
+
+
 def caps_for(codec: str) -> CodecCaps:
     if codec not in CAPABILITIES:
         raise SemcodecError(f"unsupported codec {codec}; choose from {', '.join(CAPABILITIES)}")

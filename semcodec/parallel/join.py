@@ -165,7 +165,8 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
             decoder's guess: AV1 in MP4 probes as 1:1 beside a 4:3 pasp box).
 
     Returns:
-        Stats: frames, video_bytes, audio_packets, reorder_delay, chunks_with_inband_parameter_sets, bytes.
+        Stats: frames, video_bytes, audio_packets, reorder_delay, chunks_with_inband_parameter_sets, bytes,
+        warnings (also logged).
 
     Raises:
         SemcodecError: the chunks do not hold exactly the input's frames, or cannot be joined.
@@ -184,19 +185,27 @@ def join_chunks(chunk_files: list[str], starts: list[int], index, input_path: st
     delay = max(0, max(g - f for g, f in enumerate(frames)))
     fmt = container_format(output_path)
     stats = {"frames": 0, "video_bytes": 0, "audio_packets": 0, "reorder_delay": delay,
-             "chunks_with_inband_parameter_sets": sum(1 for p in inband if p)}
+             "chunks_with_inband_parameter_sets": sum(1 for p in inband if p), "warnings": []}
+
+    def warn(msg: str) -> None:  # logged as the single-piece encode does, and kept for the report
+        log.warning(msg)
+        stats["warnings"].append(msg)
+
     with atomic_output(output_path) as tmp, av.open(tmp, "w", format=fmt, options=muxer_options(fmt)) as out, \
             av.open(chunk_files[0]) as first:
         # opaque: take the chunk's stream as it is; otherwise PyAV looks its decoder's name up as an encoder,
         # and AV1's decoder here is libdav1d, which is no encoder name (the join of every AV1 chunk failed)
         vout = out.add_stream_from_template(first.streams.video[0], opaque=True)
         vout.time_base = index.time_base
+        vout.codec_context.framerate = index.rate  # the track's frame rate (Matroska: not 1 ms per frame)
         if rotation:
             vout.set_display_rotation(rotation)
         set_output_sar(vout, sar)
         inp = open_input(input_path) if audio else None
         try:
-            copies = add_audio_streams(inp, out, fmt, log.warning) if inp is not None else {}
+            if inp is not None and inp.streams.subtitles:
+                warn(f"{len(inp.streams.subtitles)} subtitle stream(s) not copied")
+            copies = add_audio_streams(inp, out, fmt, warn) if inp is not None else {}
             copier = _AudioCopier(out, copies, inp, stats)
             stats["frames"], stats["video_bytes"] = _mux_video(out, vout, chunk_files, ranks, inband, index, delay,
                                                                copier)

@@ -18,9 +18,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from semcodec import __version__
+from semcodec.encoding.codecs import check_container
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io import lock
-from semcodec.io.writer import atomic_output, check_output_path
+from semcodec.io.writer import atomic_output, check_output_path, container_format
 from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
@@ -234,6 +235,7 @@ def encode_parallel(input_path: str, output_path: str, settings=None, opts: Para
     settings.validate()  # options first: a bad value fails before any file is looked at
     check_options(opts)
     check_output_path(input_path, output_path)
+    check_container(settings.codec, container_format(output_path))
     if settings.save_maps:
         raise SemcodecError("--save-maps is not available with chunked encoding (--workers/--ray)")
     if settings.keyframes_from:
@@ -512,6 +514,7 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
     chunk_reports = {starts[i]: r["report"] for i, r in results.items()}
     report = EncodeReport.merge(chunk_reports, input=info, output=output, settings=settings, timings=timings,
                                 parallel=parallel)
+    report.warnings += [w for w in js["warnings"] if w not in report.warnings]  # the join's (audio, subtitles)
     if m.data.get("rate_fit"):
         report.roi.details = {**report.roi.details, "rate_fit": m.data["rate_fit"]}
     return report.to_json()

@@ -14,13 +14,13 @@ import numpy as np
 
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
-from semcodec.encoding.codecs import caps_for
+from semcodec.encoding.codecs import caps_for, check_container
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.reader import StreamInfo, probe
-from semcodec.io.writer import atomic_output, check_output_path
+from semcodec.io.writer import atomic_output, check_output_path, container_format
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, run_pass
 from semcodec.pipeline.planner import FramePlanner
@@ -300,6 +300,7 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
     settings = settings or EncodeSettings()
     settings.validate()  # a bad option fails before any file is looked at
     check_output_path(input_path, output_path)
+    check_container(settings.codec, container_format(output_path))
     if settings.save_maps:
         check_output_path(input_path, settings.save_maps)
         if os.path.abspath(settings.save_maps) == os.path.abspath(output_path):
