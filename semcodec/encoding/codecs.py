@@ -132,8 +132,26 @@ def configure_threads(cc, threads: int | None = None) -> None:
 DECODERS = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libsvtav1": "libdav1d"}
 
 
+# Why an encoder has no two-pass here (said in the refusal, so a user knows it is not an oversight)
+NO_TWO_PASS = {
+    # measured with the ffmpeg CLI: `-deadline realtime -lag-in-frames 0 -pass 1` leaves an empty stats log and
+    # pass 2 fails ('rc_twopass_stats_in.buf not set'); `-deadline good` works but lands the map on wrong frames.
+    # (PyAV exposes no AVCodecContext.stats_out/stats_in either, through which FFmpeg's libvpx wrapper passes them)
+    "libvpx-vp9": "its block map needs libvpx's realtime mode (used for --roi off too, as the like-for-like "
+                  "baseline), in which libvpx writes no first-pass statistics; --bitrate runs one-pass ABR "
+                  "(it lands 5-10 % under the target on short clips)",
+    "libsvtav1": "FFmpeg's libsvtav1 wrapper takes no first-pass statistics",
+}
+
+
 # Containers FFmpeg's muxers cannot put a codec in (MOV takes neither VP9 nor AV1: "Invalid argument" at the header)
 _NOT_IN = {"libvpx-vp9": {"mov": "VP9"}, "libsvtav1": {"mov": "AV1"}}
+
+
+def two_pass_refusal(codec: str) -> str:
+    why = NO_TWO_PASS.get(codec)
+    return f"two-pass is not available with {codec}" + (f": {why}" if why else "") + \
+        " (two-pass: libx264, libx265)"
 
 
 def check_container(codec: str, container: str) -> None:
@@ -240,7 +258,7 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
         params.append(f"asm={X264_ASM}")
     if pass_no:
         if not caps.two_pass:
-            raise UsageError(f"two-pass is supported with libx264 and libx265, not {caps.name}")
+            raise UsageError(two_pass_refusal(caps.name))
         if caps.pass_in_flags:
             # as `ffmpeg -pass N -passlogfile F` does it (the pass comes from the codec flags, pass_flags),
             # but with x264's full first pass (`-fastfirstpass 0`), in both modes: the fast one (no trellis,

@@ -15,6 +15,7 @@ from semcodec.encoding.codecs import (
     check_bitrate,
     check_crf,
     check_preset,
+    two_pass_refusal,
 )
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.progress import Progress
@@ -90,7 +91,7 @@ class EncodeSettings:
         if self.two_pass and not self.bitrate:
             raise UsageError("--two-pass needs --bitrate")
         if self.two_pass and not caps_for(self.codec).two_pass:
-            raise UsageError(f"two-pass is supported with libx264 and libx265, not {self.codec}")
+            raise UsageError(two_pass_refusal(self.codec))
         crf = self.crf if self.crf is not None or self.bitrate else DEFAULT_CRF.get(self.codec, 23)
         return RateControl(crf=crf, bitrate=self.bitrate, two_pass=self.two_pass)
 
