@@ -134,6 +134,7 @@ def render() -> str:
         standard = _load(os.path.join(folder, "results.json"))
         if standard:
             parts += bd_table(standard)
+    parts += markdown_file("media_matrix.md")
     parts += markdown_file("shots.md")
     parts += markdown_file("scenes.md")
     if not parts:
