@@ -226,3 +226,95 @@ def test_tears_of_steel_cuts_within_two_frames():
                                   "screen_pdf_document_1024x768.264"])
 def test_clips_without_cuts_are_one_shot(name):
     assert len(detect_shots(_video(name))) == 1
+
+
+# ---- edited material: cards, fades, black cards, slideshows, fast pans (semcodec.shots.synthetic) -----
+SMALL = (160, 96)
+
+
+def _detect(tmp_path, material) -> list[tuple[int, str]]:
+    return starts(detect_shots(write_clip(tmp_path / f"{material.name}.mp4", material.frames)))[1:]
+
+
+def test_plain_grey_fade_is_one_shot(tmp_path):
+    """A flat picture fading crosses histogram bins one after another; no step may score as a cut."""
+    from semcodec.shots.synthetic import flat_fade
+
+    assert _detect(tmp_path, flat_fade(SMALL)) == []
+    assert _detect(tmp_path, flat_fade(SMALL, n=30, top=255)) == []  # fast: 25 levels a frame
+
+
+@pytest.mark.parametrize("grey", [False, True])
+def test_cards_sharing_a_title_and_timecode_are_cut(tmp_path, grey):
+    """Flat cards whose only structure is the same burnt-in text: not 'the same picture, brighter'."""
+    from semcodec.shots.synthetic import text_cards
+
+    m = text_cards(SMALL, FPS, [20, 15, 25, 15], grey=grey)
+    assert _detect(tmp_path, m) == m.truth == [(20, "cut"), (35, "cut"), (60, "cut")]
+
+
+def test_cut_to_a_black_card_starts_a_shot(tmp_path):
+    from semcodec.shots.synthetic import black_card
+
+    m = black_card(SMALL, FPS, before=20, black=15, after=20)
+    assert _detect(tmp_path, m) == m.truth == [(20, "cut"), (35, "cut")]
+    # a blink of black (shorter than min_shot_s) is still no shot, and a fade through black is one fade
+    frames = m.frames[:20] + m.frames[20:23] + m.frames[:20]
+    assert _detect(tmp_path, type(m)("blink", frames)) == []
+
+
+def test_slideshow_cuts_zoom_dissolve_and_fade(tmp_path):
+    from semcodec.shots.synthetic import slideshow
+
+    m = slideshow(SMALL, FPS, hold=20, dissolve=10)
+    shots = detect_shots(write_clip(tmp_path / "slides.mp4", m.frames))
+    found = starts(shots)[1:]
+    assert [k for _, k in found] == [k for _, k in m.truth] == ["cut", "dissolve", "cut", "fade"]
+    assert all(abs(f - t) <= (1 if k != "fade" else 2) for (f, k), (t, _) in zip(found, m.truth)), found
+    # the frames of each gradual transition: the 10 mixed frames (40..49); fade out, black, fade in (90..105)
+    assert [s.transition_span for s in shots] == [None, None, (40, 49), None, (90, 105)]
+
+
+def test_times_count_from_the_first_frame(tmp_path):
+    """A stream that starts late (first pts 2 s) still starts at 0."""
+    frames = panning(20, 3) + panning(20, 11, flip=True)
+    path = str(tmp_path / "late.mp4")
+    with av.open(path, "w") as out:
+        vs = out.add_stream("libx264", rate=FPS)
+        vs.width, vs.height, vs.pix_fmt = SIZE[0], SIZE[1], "yuv420p"
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = 50 + i, Fraction(1, FPS)
+            out.mux(vs.encode(f))
+        out.mux(vs.encode(None))
+    shots = detect_shots(path)
+    assert [s.start_time for s in shots] == [0.0, pytest.approx(0.8)] and shots[1].end_time == pytest.approx(1.6)
+
+
+@pytest.mark.parametrize("speed", [0.08, 0.16])
+def test_fast_pan_over_sky_and_ground_is_no_dissolve(tmp_path, speed):
+    """The smeared middle of a whip pan looks like a mix of its ends; it holds neither where they were."""
+    from semcodec.shots.synthetic import fast_pan
+
+    assert _detect(tmp_path, fast_pan(SMALL, speed=speed)) == []
+
+
+def test_last_short_shot_merged_on_request(cuts_clip):
+    det = ShotDetector(FPS)
+    with av.open(cuts_clip) as c:
+        for n, frame in enumerate(c.decode(video=0)):
+            if n >= 50:  # the third shot is 5 frames long: under min_shot_s (10 frames)
+                break
+            det.push(n, n / FPS, small_frame(frame))
+    assert [s.start_frame for s in det.shots(50, 2.0)] == [0, 20, 45]  # the encoder keeps the cut
+    assert [(s.start_frame, s.end_frame) for s in det.shots(50, 2.0, merge_short_last=True)] == [(0, 20), (20, 50)]
+
+
+def test_tag_finds_the_shots_detect_shots_finds(tmp_path):
+    """`semcodec tag` pushes the frames detect_shots uses, so both give the same boundaries."""
+    from semcodec.shots.synthetic import slideshow
+    from semcodec.tagging.tagger import tag_video
+
+    path = write_clip(tmp_path / "slides.mp4", slideshow(SMALL, FPS, hold=20, dissolve=10).frames)
+    tags, _ = tag_video(path, max_keyframes=2, sample_fps=1)
+    assert [(s["start_frame"], s["transition"]) for s in tags["shots"]] == starts(detect_shots(path))

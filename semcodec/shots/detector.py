@@ -12,14 +12,19 @@ Method 'adaptive' (the default) is semcodec's own detector. A frame starts a new
     (`features.cut_score`), so a flash of one or two frames, after which the picture comes back,
     is not a cut; the difference is either large outright or large against the changes around
     it (motion, explosions, shaky camera make their neighbours change too); and it is not the same
-    picture made darker or brighter (`features.structure_similarity`: fades, flashes);
+    picture made darker or brighter (`features.structure_similarity`: fades, flashes).
+    Cards whose only structure is shared burnt-in text or a timecode are not "the same picture":
+    the brightness veto needs detail over a good part of both frames (`Features.textured`);
   - fade: it is the first visible frame after black frames (mean grey level < `dark`) that came
-    after a visible picture (fade-out/fade-in, cut to black and back, ...); black frames never
-    start a shot;
+    after a visible picture (fade-out/fade-in, cut to black and back, ...); black frames start a
+    shot only when a hard cut leads to a black card that holds for `min_shot_s`;
   - dissolve: it is the middle of a gradual change where each frame in between is a blend of the
     frames at the two ends (a pan or a zoom is not: its middle frame is a moved picture, not a mix),
-    and the two ends differ in content, not only in brightness.
-Shots shorter than `min_shot_s` are not cut again (the first boundary wins).
+    and the two ends differ in content, not only in brightness, and some middle frame still holds
+    both ends (`features.presence`: a fast pan's middle holds neither).
+Shots shorter than `min_shot_s` are not cut again (the first boundary wins); `shots(...,
+merge_short_last=True)` also joins a last shot shorter than that to the one before. A cut to a black
+card that stays black for `min_shot_s` starts a shot.
 
 Methods 'psd-adaptive', 'psd-content' and 'psd-hash' run PySceneDetect's AdaptiveDetector,
 ContentDetector and HashDetector on the same frames for the cuts (fades as above, no dissolves).
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from semcodec.shots.features import Features, cut_score, features, structure_similarity
+from semcodec.shots.features import Features, cut_score, features, presence, structure_similarity
 
 METHODS = ("adaptive", "psd-adaptive", "psd-content", "psd-hash")
 TRANSITIONS = ("start", "cut", "fade", "dissolve")
@@ -41,14 +46,20 @@ class Shot:
     index: int
     start_frame: int  # first frame of the shot (0-based decode order)
     end_frame: int  # exclusive
-    start_time: float  # seconds (presentation time of start_frame)
+    start_time: float  # seconds (time of start_frame as pushed; detect_shots: from the first frame)
     end_time: float  # seconds (end of the last frame)
     transition: str  # how it began: 'start', 'cut', 'fade' or 'dissolve'
+    # the frames of a gradual transition into this shot (first, last; inclusive; a fade's may begin in the
+    # shot before): mixed or faded pictures, not keyframe material. None for a cut.
+    transition_span: tuple[int, int] | None = None
 
     def to_json(self) -> dict:
-        return {"index": self.index, "start_frame": self.start_frame, "end_frame": self.end_frame,
-                "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),
-                "transition": self.transition}
+        out = {"index": self.index, "start_frame": self.start_frame, "end_frame": self.end_frame,
+               "start_time": round(self.start_time, 4), "end_time": round(self.end_time, 4),
+               "transition": self.transition}
+        if self.transition_span is not None:
+            out["transition_frames"] = list(self.transition_span)
+        return out
 
 
 @dataclass(frozen=True)
@@ -58,6 +69,7 @@ class Boundary:
     frame: int
     time: float
     transition: str  # 'cut', 'fade' or 'dissolve'
+    span: tuple[int, int] | None = None  # a fade's or dissolve's frames (first, last), as Shot.transition_span
 
 
 @dataclass
@@ -67,7 +79,9 @@ class Params:
     cut: float = 0.85  # a change this large is a cut whatever happens around it
     cut_low: float = 0.6  # a smaller one still is, if it stands out from its neighbours' changes...
     contrast: float = 2.5  # ...by this factor
-    same_picture: float = 0.8  # structure similarity above which only the brightness changed
+    same_picture: float = 0.8  # structure similarity above which only the brightness changed...
+    same_picture_textured: float = 0.28  # ...if both frames have detail over this share of the picture: on a
+    # flat card, burnt-in text or a timecode shared by two cards is all the structure there is
     dark: float = 12.0  # mean grey level (0..255) under which a frame counts as black
     # dissolves: half-lengths tried (seconds); cut score between the two ends; how well the middle frame
     # must be explained as a mix of the ends (residual relative to the ends' difference); how far the
@@ -81,6 +95,7 @@ class Params:
     dissolve_dip: float = 0.75
     dissolve_structure: float = 0.5
     dissolve_min_contrast: float = 15.0
+    dissolve_presence: float = 0.4  # phase-correlation peak both ends must leave in some middle frame
 
 
 class ShotDetector:
@@ -114,7 +129,7 @@ class ShotDetector:
         self._last = -1  # position of the newest frame
         self._decided = -1  # position of the newest decided frame
         self._psd_cuts: set[int] = set()  # frame indices
-        self._dissolve_at: dict[int, str] = {}  # position -> 'dissolve', settled candidates
+        self._dissolve_at: dict[int, tuple[int, int]] = {}  # position -> its frames (first, last), settled
         self._events: list[dict] = []  # dissolves still gathering candidates
         self._bright_seen: tuple[int, Features] | None = None  # last visible frame decided (index, features)
         self._last_boundary = None  # frame index of the last shot start
@@ -166,19 +181,22 @@ class ShotDetector:
         found = [self._decide(p) for p in range(self._decided + 1, self._last + 1)]
         return [b for b in found if b is not None]
 
-    def shots(self, end_frame: int, end_time: float) -> list[Shot]:
+    def shots(self, end_frame: int, end_time: float, *, merge_short_last: bool = False) -> list[Shot]:
         """All shots from the first pushed frame to `end_frame` (exclusive), which ends at `end_time`
-        seconds. Flushes first."""
+        seconds. Flushes first. `merge_short_last`: a last shot shorter than `min_shot_s` joins the one
+        before (for tags: too short to describe; an encoder still wants its keyframe at the cut)."""
         self.flush()
         if self._first is None or end_frame <= self._first[0]:
             return []
         starts = [Boundary(self._first[0], self._first[1], "start")]
         starts += [b for b in self.boundaries if b.frame < end_frame]
+        if merge_short_last and len(starts) > 1 and end_frame - starts[-1].frame < self.min_frames:
+            starts.pop()
         out = []
         for i, b in enumerate(starts):
             nxt = starts[i + 1] if i + 1 < len(starts) else None
             out.append(Shot(i, b.frame, nxt.frame if nxt else end_frame, b.time,
-                            nxt.time if nxt else float(end_time), b.transition))
+                            nxt.time if nxt else float(end_time), b.transition, b.span))
         return out
 
     # ---- decisions ----------------------------------------------------------------------------
@@ -199,37 +217,78 @@ class ShotDetector:
         x = min(self._score(a, b) for a in before for b in after)
         if x < self.p.cut_low:
             return False
-        if structure_similarity(self._feat[p - 1], self._feat[p]) >= self.p.same_picture:
+        if self._same_picture(p - 1, p):
             return False  # the same picture, darker or brighter: a fade or a flash, not a cut
-        if x >= self.p.cut:
+        fa, fb = self._feat[p - 1], self._feat[p]
+        flat = max(fa.textured, fb.textured) < self.p.same_picture_textured
+        if x >= self.p.cut and not flat:
             return True
+        # between two flat pictures (cards, a plain fade) a change must stand out from its neighbours':
+        # a fade of a flat picture changes as much at every frame
         around = [self._step[q] for q in (p - 2, p - 1, p + 1, p + 2) if q in self._step]
         return x >= self.p.contrast * (max(around, default=0.0) + 0.05)
+
+    def _same_picture(self, a: int, b: int) -> bool:
+        fa, fb = self._feat[a], self._feat[b]
+        return (min(fa.textured, fb.textured) >= self.p.same_picture_textured
+                and structure_similarity(fa, fb) >= self.p.same_picture)
+
+    def _black_card(self, p: int) -> bool:
+        """Frame p is black after a hard cut from a picture, and stays black long enough to be a shot of its
+        own (as far as the lookahead shows): a cut to a black card. A fade to black, or a blink, is not."""
+        if p - 1 not in self._feat or self._dark(p - 1):
+            return False
+        run = range(p, min(p + self.min_frames, self._last + 1))
+        return all(self._dark(q) for q in run) and self._is_cut(p)
+
+    def _after_black(self, p: int, index: int) -> str | None:
+        """First visible frame after black: a new shot if a picture came before, this one stays, and it is
+        not a short dip to black and back to the same picture (a glitch, a blink). 'cut' when the picture
+        is there at once (a black card cut away), 'fade' when it rises."""
+        stays = not any(self._dark(q) for q in (p + 1, p + 2) if q <= self._last)
+        if self._bright_seen is None or not stays:
+            return None
+        last_index, last_feat = self._bright_seen
+        if cut_score(last_feat, self._feat[p]) < self.p.cut_low and index - last_index <= self.min_frames:
+            return None
+        later = self._feat[min(p + 2, self._last)].brightness
+        bright = self._feat[p].brightness
+        return "cut" if bright >= 3 * self.p.dark and bright >= 0.8 * later else "fade"
+
+    def _fade_span(self, p: int) -> tuple[int, int]:
+        """Frames of the fade whose first visible frame is p: back over the black frames and the frames
+        that darkened into them, forward while the picture keeps brightening (as far as we can see)."""
+        def rising(a: int, b: int) -> bool:  # b is brighter than a by more than noise
+            return self._feat[b].brightness > 1.03 * self._feat[a].brightness + 0.5
+
+        q = p - 1
+        while q - 1 in self._feat and (self._dark(q - 1) or rising(q, q - 1)):
+            q -= 1
+        r = p
+        while r + 1 <= self._last and rising(r, r + 1):
+            r += 1
+        # both walks stop on the first steady frame (the last of the old picture, the first of the new one)
+        return self._index[q + (0 if self._dark(q) else 1)], self._index[r - 1 if r > p else r]
 
     def _decide(self, p: int) -> Boundary | None:
         self._decided = p
         dissolve = self._dissolve_at.pop(p, None)
-        if self._dark(p):
-            return None
         index, kind = self._index[p], None
-        if p - 1 in self._feat and self._dark(p - 1):
-            # first visible frame after black: a fade if a picture came before, this one stays, and it
-            # is not a short dip to black and back to the same picture (a glitch, a blink)
-            stays = not any(self._dark(q) for q in (p + 1, p + 2) if q <= self._last)
-            if self._bright_seen is not None and stays:
-                last_index, last_feat = self._bright_seen
-                same = cut_score(last_feat, self._feat[p]) < self.p.cut_low
-                if not (same and index - last_index <= self.min_frames):
-                    kind = "fade"
+        if self._dark(p):
+            kind = "cut" if self._black_card(p) else None
+        elif p - 1 in self._feat and self._dark(p - 1):
+            kind = self._after_black(p, index)
         elif (self._psd is None and self._is_cut(p)) or (self._psd is not None and index in self._psd_cuts):
             kind = "cut"  # our own detector's cut, or PySceneDetect's
         elif dissolve:
             kind = "dissolve"
-        self._bright_seen = (index, self._feat[p])
+        if not self._dark(p):
+            self._bright_seen = (index, self._feat[p])
         if kind is None or index - self._last_boundary < self.min_frames:
             return None
         self._last_boundary = index
-        b = Boundary(index, self._time[p], kind)
+        span = dissolve if kind == "dissolve" else self._fade_span(p) if kind == "fade" else None
+        b = Boundary(index, self._time[p], kind, span)
         self.boundaries.append(b)
         return b
 
@@ -269,23 +328,36 @@ class ShotDetector:
             # the boundary is where the mix tips towards the new shot
             alphas = [float((self._feat[q].vec - fa.vec) @ d) / n2 for q in range(a + 1, f)]
             k = a + 1 + next((i for i, v in enumerate(alphas) if v >= 0.5), len(alphas))
-            self._add_candidate(k, a, f)
+            self._add_candidate(k, a, f, min(presence(fa, self._feat[t]), presence(self._feat[t], fb)))
         for ev in [e for e in self._events if f - e["last"] > self._close_after]:
             self._settle(ev)
             self._events.remove(ev)
 
-    def _add_candidate(self, k: int, a: int, f: int) -> None:
+    def _add_candidate(self, k: int, a: int, f: int, both_ends: float) -> None:
+        """`both_ends`: how well the weaker end is present in the middle frame (`features.presence`)."""
         for ev in self._events:
             if a <= ev["hi"] and f >= ev["lo"]:  # overlapping windows: the same dissolve
                 ev["ks"].append(k)
                 ev["lo"], ev["hi"], ev["last"] = min(ev["lo"], a), max(ev["hi"], f), f
+                ev["both_ends"] = max(ev["both_ends"], both_ends)
                 return
-        self._events.append({"ks": [k], "lo": a, "hi": f, "last": f})
+        self._events.append({"ks": [k], "lo": a, "hi": f, "last": f, "both_ends": both_ends})
 
     def _settle(self, ev: dict) -> None:
+        if ev["both_ends"] < self.p.dissolve_presence:
+            return  # no middle frame held both ends: a fast pan went past them, nothing was mixed
         k = int(round(float(np.median(ev["ks"]))))
         if k > self._decided:  # a dissolve much longer than 2 x the largest half-length settles too late
-            self._dissolve_at[k] = "dissolve"
+            self._dissolve_at[k] = self._mixed_frames(ev["lo"], ev["hi"], k)
+
+    def _mixed_frames(self, lo: int, hi: int, k: int) -> tuple[int, int]:
+        """First and last frame between the ends lo and hi of a dissolve that are a mix of both (weight of
+        the new picture between 5 and 95 %)."""
+        fa = self._feat[lo].vec
+        d = self._feat[hi].vec - fa
+        n2 = max(float(d @ d), 1e-9)
+        mixed = [q for q in range(lo + 1, hi) if 0.05 < float((self._feat[q].vec - fa) @ d) / n2 < 0.95] or [k]
+        return self._index[min(mixed)], self._index[max(mixed)]
 
     def _forget(self, before: int) -> None:
         for pos in [q for q in self._feat if q < before]:

@@ -13,13 +13,16 @@ import numpy as np
 THUMB = 64  # the cut score works on thumbnails with a long side of 64..127 px
 BLEND = 16  # the dissolve test fits blends to 16..31 px vectors (tiny: motion averages out)
 EDGES = 32  # structure is compared on 32..63 px luma, high-passed (grain averaged out, layout removed)
-HIST_BINS = [8, 4, 8]  # hue, saturation, value
-HIST_RANGES = [0, 180, 0, 256, 0, 256]
+# hue (circular), saturation, value: (bins, range of OpenCV's 8-bit HSV, circular)
+HIST_AXES = ((8, 180.0, True), (4, 256.0, False), (8, 256.0, False))
+HIST_SIDE = 32  # the histogram is taken on a 32..63 px copy: it ignores layout, so fewer pixels suffice
+TEXTURED = 1.0  # high-pass luma level (0..255) above which a pixel can count as detail...
+TEXTURED_SHARE = 0.1  # ...if it also exceeds this share of the frame's strongest detail (99th percentile)
 
 # Scales of the two halves of the cut score, set so that a typical hard cut scores about 1.0:
 # a mean difference of 22 levels (Y, Cr, Cb averaged) and a histogram change of 40% of the mass.
 PIXEL_SCALE = 22.0
-HIST_SCALE = 0.4
+HIST_SCALE = 0.3
 
 
 def shrink(img: np.ndarray, long_side: int) -> np.ndarray:
@@ -41,6 +44,30 @@ class Features:
     detail: float  # mean squared Laplacian of the thumbnail's luma: edges and texture
     contrast: float  # std of the BLEND thumbnail's luma
     edges: np.ndarray  # (n,) float32 high-passed EDGES-px luma, zero mean, unit norm (zeros if flat)
+    textured: float  # share of the thumbnail that carries detail (a flat card with a caption: about 0.2)
+
+
+_CORNERS = np.array([[(k >> s) & 1 for s in (2, 1, 0)] for k in range(8)])
+
+
+def soft_histogram(rgb: np.ndarray) -> np.ndarray:
+    """HSV histogram with linear (soft) binning: each pixel's mass is shared between the two nearest bins
+    of each axis. A hard-binned histogram jumps by the whole mass when a flat picture crosses a bin edge
+    during a fade (every such step scored as a cut); a soft one moves in proportion to the change."""
+    px = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.float32)
+    idx = np.zeros((8, px.shape[0]), np.int64)
+    weight = np.ones((8, px.shape[0]), np.float32)
+    for ch, (n, span, circular) in enumerate(HIST_AXES):
+        c = px[:, ch] * (n / span) - 0.5  # bin centres at integers
+        lo = np.floor(c)
+        frac = c - lo
+        pair = np.stack([lo, lo + 1]).astype(np.int64)
+        pair = pair % n if circular else np.clip(pair, 0, n - 1)
+        pick = _CORNERS[:, ch]
+        idx = idx * n + pair[pick]
+        weight *= np.stack([1 - frac, frac])[pick]
+    hist = np.bincount(idx.ravel(), weight.ravel(), minlength=int(np.prod([a[0] for a in HIST_AXES])))
+    return (hist / max(float(hist.sum()), 1e-9)).astype(np.float32)
 
 
 def features(frame: np.ndarray) -> Features:
@@ -50,18 +77,23 @@ def features(frame: np.ndarray) -> Features:
         thumb = cv2.cvtColor(thumb, cv2.COLOR_GRAY2RGB)
     thumb = np.ascontiguousarray(thumb)
     ycc = cv2.cvtColor(thumb, cv2.COLOR_RGB2YCrCb)
-    hist = cv2.calcHist([cv2.cvtColor(thumb, cv2.COLOR_RGB2HSV)], [0, 1, 2], None, HIST_BINS, HIST_RANGES).ravel()
-    hist /= max(float(hist.sum()), 1.0)
+    hist = soft_histogram(shrink(thumb, HIST_SIDE))
     vec = shrink(ycc, BLEND).astype(np.float32).ravel()
     luma = ycc[..., 0]
     lap = cv2.Laplacian(luma, cv2.CV_32F)
     small = shrink(luma, EDGES).astype(np.float32)
     edges = (small - cv2.GaussianBlur(small, (0, 0), 1.5)).ravel()
+    fine = luma.astype(np.float32)
+    hp = np.abs(fine - cv2.GaussianBlur(fine, (0, 0), 1.5))
+    # relative to the picture's own strongest detail, so that a darker copy of a picture (a fade) is as
+    # textured as the picture; the floor keeps noise on a flat frame from counting
+    level = max(TEXTURED, TEXTURED_SHARE * float(np.percentile(hp, 99)))
+    textured = float(np.count_nonzero(hp > level)) / hp.size
     edges -= edges.mean()
     norm = float(np.linalg.norm(edges))
     edges = edges / norm if norm > 1e-3 else np.zeros_like(edges)
     return Features(ycc, hist, vec, float(cv2.mean(ycc)[0]), cv2.norm(lap, cv2.NORM_L2SQR) / lap.size,
-                    float(vec[0::3].std()), edges)
+                    float(vec[0::3].std()), edges, textured)
 
 
 def cut_score(a: Features, b: Features) -> float:
@@ -81,3 +113,14 @@ def structure_similarity(a: Features, b: Features) -> float:
     of light and dark): near 1 for the same picture made brighter or darker (a fade, a flash, a
     lighting change), near 0 for two different pictures, even with a similar layout (sky on top)."""
     return float(a.edges @ b.edges)
+
+
+def presence(a: Features, b: Features, max_shift: float = 0.05) -> float:
+    """How much of picture a is in picture b, in place: the peak of their phase correlation (luma
+    thumbnails, Hann window), 0..1, or 0 when the peak is more than `max_shift` of the width away. The
+    middle of a dissolve holds both ends where they were (a peak of about 0.5-0.9 near zero shift); the
+    middle of a fast pan holds a moved picture, or none."""
+    ya, yb = a.ycc[..., 0].astype(np.float32), b.ycc[..., 0].astype(np.float32)
+    window = cv2.createHanningWindow((ya.shape[1], ya.shape[0]), cv2.CV_32F)
+    (dx, dy), peak = cv2.phaseCorrelate(ya, yb, window)
+    return float(peak) if np.hypot(dx, dy) <= max_shift * ya.shape[1] else 0.0

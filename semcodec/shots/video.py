@@ -40,25 +40,47 @@ def small_frame(frame: av.VideoFrame, long_side: int = THUMB_SIDE) -> np.ndarray
     return cv2.cvtColor(cv2.merge([y, v, u]), cv2.COLOR_YCrCb2RGB)
 
 
+class FrameClock:
+    """Seconds from the first frame, for frames in decode order: a frame's own time minus the first
+    frame's (a stream that starts late still starts at 0), or, in a stream without timestamps (raw
+    H.264), its index at the stream's rate. `end` is where the last frame seen ends; `origin` the
+    first frame's own time (0 without timestamps)."""
+
+    def __init__(self, fps: float):
+        self.fps = fps if fps and fps > 0 else 25.0
+        self.origin: float | None = None
+        self.end = 0.0
+        self.frames = 0
+
+    def __call__(self, frame: av.VideoFrame) -> float:
+        if frame.time is not None:
+            if self.origin is None:
+                self.origin = float(frame.time)
+            t = float(frame.time) - self.origin
+        else:
+            t = self.frames / self.fps
+        dur = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
+        self.end = max(self.end, t + (dur or 1.0 / self.fps))
+        self.frames += 1
+        return t
+
+
 def detect_shots(path: str, *, method: str = "adaptive", progress: Progress | None = None, **options) -> list[Shot]:
     """Decode `path` once with PyAV and run ShotDetector on small copies of its frames (`small_frame`).
-    `options` go to ShotDetector (min_shot_s, dissolves, params). Unreadable input raises a
-    SemcodecError; packets that fail to decode are skipped (semcodec.io.reader)."""
+    Times are seconds from the first frame (`FrameClock`). `options` go to ShotDetector (min_shot_s,
+    dissolves, params). Unreadable input raises a SemcodecError; packets that fail to decode are skipped
+    (semcodec.io.reader)."""
     info = probe(path)
     fps = float(info.average_rate) or 25.0
     detector = ShotDetector(fps, method=method, **options)
     stats = DecodeStats()
-    n, end_time = 0, 0.0
+    clock = FrameClock(fps)
     bar = progress_bar(progress, "shots", info.frames)
     with open_input(path) as container:
         for kind, frame in iter_packets_and_frames(container, stats):
             if kind != "video":
                 continue
-            t = float(frame.time) if frame.time is not None else n / fps
-            detector.push(n, t, small_frame(frame))
-            dur = float(frame.duration * frame.time_base) if frame.duration and frame.time_base else 0.0
-            end_time = t + (dur or 1.0 / fps)
-            n += 1
+            detector.push(clock.frames, clock(frame), small_frame(frame))
             bar.update(1)
     bar.close()
-    return detector.shots(n, end_time)
+    return detector.shots(clock.frames, clock.end)
