@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import sys
+from fractions import Fraction
 
 from semcodec.errors import UsageError
 from semcodec.io.outputs import Output, all_or_nothing, check_outputs
@@ -58,7 +59,7 @@ def cmd_tag(args) -> int:
 
 
 def _run(args, outputs) -> int:
-    from semcodec.tagging.contact_sheet import render, save_image
+    from semcodec.tagging.contact_sheet import render, save_image, sheet_labels
     from semcodec.tagging.export import save_keyframes
     from semcodec.tagging.tagger import tag_video
 
@@ -66,24 +67,23 @@ def _run(args, outputs) -> int:
                                   clip_model=args.clip_model, words=[args.title or "", args.description or ""],
                                   subtitles=args.subtitles,
                                   progress=stderr_progress(args.quiet))
+    v = result["video"]
+    shown = {"rotation": v["rotation"], "sar": Fraction(v["sample_aspect_ratio"])}
     if args.contact_sheet:
-        shot_of = {k["frame"]: k["shot"] for k in result["keyframes"]}
-        labels = [f"shot {shot_of[k.index] + 1}: {result['shots'][shot_of[k.index]]['scene']['class']}"
-                  for k in keyframes]
-        save_image(args.contact_sheet, render(keyframes, labels))
+        save_image(args.contact_sheet, render(keyframes, sheet_labels(result), **shown))
     if args.keyframes_dir:
-        result["keyframe_files"] = save_keyframes(args.input, [k.index for k in keyframes], args.keyframes_dir)
+        result["keyframe_files"] = save_keyframes(args.input, [(k.index, k.time) for k in keyframes],
+                                                  args.keyframes_dir, **shown)
     for w in result["warnings"]:
         print(f"semcodec: warning: {w}", file=sys.stderr)
     if args.json:
         write_json(args.json, result, indent=2)
     if not args.quiet:
-        v = result["video"]
         print(f"{len(result['shots'])} shots, {len(result['keyframes'])} keyframes from {v['frames']} frames "
               f"({v['duration_s']} s) in {result['timings']['total_s']} s ({result['timings']['fps']} fps)",
               file=sys.stderr)
-        for i, s in enumerate(result["shots"]):
+        for s in result["shots"]:  # numbered as in the JSON and on the contact sheet
             tags = ", ".join(t["tag"] for t in s["tags"][1:4])
-            print(f"  shot {i + 1:>2} {s['start_time']:7.2f}-{s['end_time']:7.2f} s  {s['scene']['class']:<16} "
+            print(f"  shot {s['index']:>2} {s['start_time']:7.2f}-{s['end_time']:7.2f} s  {s['scene']['class']:<16} "
                   f"{s['scene']['confidence']:.2f}  {tags}", file=sys.stderr)
     return 0

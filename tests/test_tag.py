@@ -173,3 +173,111 @@ def test_subtitles_give_emotion_and_topic_tags(cut_clip, tmp_path):
     bad.write_text("this is not a subtitle file at all", encoding="utf-8")
     with pytest.raises(SemcodecError):
         tag_video(cut_clip, subtitles=str(bad))
+
+
+# ---- issue 13 tag bugs: each test below failed before its fix --------------------------------------------
+def _write(path, frames, fps=25, first_pts=0, fmt=None, sar=None, rotation=0) -> str:
+    """RGB frames to a clip: video pts from `first_pts` (a stream that starts late), optional pixel aspect
+    and display rotation; fmt='h264' writes a raw Annex-B stream (no timestamps at all)."""
+    from fractions import Fraction
+
+    with av.open(str(path), "w", format=fmt) as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        vs.options = {"crf": "16", "preset": "ultrafast"}
+        if sar:
+            vs.codec_context.sample_aspect_ratio = Fraction(sar)
+        if rotation:
+            vs.set_display_rotation(rotation)
+        for i, img in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(img, format="rgb24")
+            f.pts, f.time_base = first_pts + i, Fraction(1, fps)
+            out.mux(vs.encode(f))
+        out.mux(vs.encode(None))
+    return str(path)
+
+
+def _two_shots(n1=30, n2=30, size=(160, 96)):
+    from semcodec.shots.synthetic import photos
+
+    p = photos(size)
+    return [p[0]] * n1 + [p[2]] * n2
+
+
+def test_times_from_the_first_frame_when_the_stream_starts_late(tmp_path):
+    path = _write(tmp_path / "late.mp4", _two_shots(), first_pts=50)  # video starts at 2 s
+    result, _ = tag_video(path, max_keyframes=2)
+    shots = result["shots"]
+    assert shots[0]["start_time"] == 0 and shots[1]["start_time"] == pytest.approx(1.2)
+    assert result["video"]["duration_s"] == pytest.approx(2.4) and result["video"]["start_time_s"] == 2.0
+    assert all(k["time"] < 2.4 for k in result["keyframes"])
+
+
+def test_raw_h264_keyframe_names_use_index_and_rate(tmp_path):
+    path = _write(tmp_path / "raw.264", _two_shots(), fmt="h264")
+    kdir = tmp_path / "kf"
+    assert main(["tag", path, "--keyframes-dir", str(kdir), "--json", str(tmp_path / "t.json"), "-q"]) == 0
+    result = json.loads((tmp_path / "t.json").read_text())
+    names = sorted(os.listdir(kdir))
+    assert names == sorted(result["keyframe_files"]) and len(names) >= 2
+    for k, name in zip(result["keyframes"], names):
+        assert name == f"frame{k['frame']:06d}_00m{k['frame'] / 25:06.3f}s.jpg"
+    assert len({n.split("_")[1] for n in names}) == len(names)  # not all 00m00.000s
+
+
+def test_contact_sheet_numbers_shots_as_the_json(tmp_path):
+    from semcodec.tagging.contact_sheet import sheet_labels
+
+    result, _ = tag_video(_write(tmp_path / "two.mp4", _two_shots()), max_keyframes=4)
+    labels = sheet_labels(result)
+    assert {int(lb.split(":")[0].split()[1]) for lb in labels} == {s["index"] for s in result["shots"]} == {0, 1}
+
+
+def test_final_shot_shorter_than_min_shot_is_merged(tmp_path):
+    result, _ = tag_video(_write(tmp_path / "tail.mp4", _two_shots(40, 6)), max_keyframes=2)
+    assert [(s["start_frame"], s["end_frame"]) for s in result["shots"]] == [(0, 46)]
+
+
+def test_keyframes_never_black_faded_or_mixed(tmp_path):
+    """A slideshow with a zoom, a cross-fade and a fade through black, then a cut to a black card."""
+    from semcodec.shots.synthetic import black_card, slideshow
+
+    frames = slideshow((160, 96), 25, hold=20, dissolve=12).frames + black_card((160, 96), 25, 20, 15, 20).frames
+    result, keyframes = tag_video(_write(tmp_path / "slides.mp4", frames), max_keyframes=12, sample_fps=12)
+    spans = [s["transition_frames"] for s in result["shots"] if "transition_frames" in s]
+    assert len(spans) == 2  # the dissolve and the fade
+    assert len(keyframes) >= 5
+    for k in keyframes:
+        assert not any(a <= k.index <= b for a, b in spans), (k.index, spans)
+        assert k.thumb.mean() > 20  # never black
+
+
+def test_keyframes_spread_over_a_long_shot(tmp_path):
+    """One 15 s shot whose sharpest frames are all in its last 5 s: keyframes still cover all of it."""
+    import cv2
+
+    from conftest import textured_frames
+
+    frames = textured_frames(150, (160, 96))  # 15 s at 10 fps
+    frames = [cv2.GaussianBlur(f, (0, 0), 0.8) if i < 100 else f for i, f in enumerate(frames)]
+    result, keyframes = tag_video(_write(tmp_path / "long.mp4", frames, fps=10), max_keyframes=6)
+    times = [k.time for k in keyframes]
+    assert len(result["shots"]) == 1 and len(times) >= 3
+    assert min(times) < 5 and any(5 <= t < 10 for t in times) and max(times) >= 10
+
+
+def test_keyframe_images_show_rotation_and_pixel_aspect(tmp_path):
+    """Stored 160x96 with 2:1 pixels, rotated 90 degrees: a player shows 96 wide, 320 high."""
+    from semcodec.shots.synthetic import photos
+
+    img = photos((160, 96))[1].copy()
+    img[:20, :20] = (255, 0, 0)  # red in the stored top-left corner
+    path = _write(tmp_path / "rot.mp4", [img] * 20, sar="2/1", rotation=90)
+    kdir, sheet = tmp_path / "kf", tmp_path / "sheet.png"
+    assert main(["tag", path, "--keyframes-dir", str(kdir), "--contact-sheet", str(sheet), "-q"]) == 0
+    from PIL import Image
+
+    shown = np.asarray(Image.open(kdir / sorted(os.listdir(kdir))[0]).convert("RGB"))
+    assert shown.shape[:2] == (320, 96)
+    # counterclockwise, as FFmpeg's autorotate: the stored top-left corner ends bottom-left
+    assert shown[-10:, :10, 0].mean() > 200 and shown[-10:, :10, 1:].mean() < 60

@@ -15,12 +15,23 @@ def _timestamp(t: float) -> str:
     return f"{int(m):02d}:{s:05.2f}"
 
 
-def render(keyframes, labels: list[str], columns: int = 4, width: int = 320) -> np.ndarray:
-    """RGB image: `keyframes` (with .thumb and .time) in a grid, `labels` under each."""
+def sheet_labels(tags: dict) -> list[str]:
+    """'shot N: class' under each keyframe of a tags result, N the shot's `index` in the JSON (from 0)."""
+    shots = {s["index"]: s for s in tags["shots"]}
+    return [f"shot {k['shot']}: {shots[k['shot']]['scene']['class']}" for k in tags["keyframes"]]
+
+
+def render(keyframes, labels: list[str], columns: int = 4, width: int = 320, rotation: int = 0,
+           sar=None) -> np.ndarray:
+    """RGB image: `keyframes` (with .thumb and .time) in a grid, `labels` under each; thumbnails shown as a
+    player shows the video (`rotation`, `sar`: semcodec.tagging.export.display)."""
+    from semcodec.tagging.export import display
+
     if not keyframes:
         raise SemcodecError("no keyframe to put on a contact sheet")
-    th = [cv2.resize(k.thumb, (width, max(2, int(round(k.thumb.shape[0] * width / k.thumb.shape[1])))),
-                     interpolation=cv2.INTER_AREA) for k in keyframes]
+    shown = [display(k.thumb, rotation, sar) for k in keyframes]
+    th = [cv2.resize(t, (width, max(2, int(round(t.shape[0] * width / t.shape[1])))), interpolation=cv2.INTER_AREA)
+          for t in shown]
     cell_h = max(t.shape[0] for t in th) + 34
     rows = -(-len(th) // columns)
     sheet = np.full((rows * cell_h + 8, columns * (width + 8) + 8, 3), 24, np.uint8)

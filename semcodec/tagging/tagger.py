@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
+import av
 import cv2
 
 from semcodec import __version__
@@ -24,11 +26,22 @@ from semcodec.progress import bar as progress_bar
 from semcodec.scenes.classify import CLASSES, classify, summarize
 from semcodec.scenes.sampler import SceneSampler
 from semcodec.shots import ShotDetector
-from semcodec.tagging.keyframes import Candidate, colour_hist, frame_quality, select
+from semcodec.shots.video import FrameClock, small_frame
+from semcodec.tagging.keyframes import Candidate, colour_hist, frame_quality, select, thin_out, visible
 from semcodec.tagging.words import topic_tags
 
 SCHEMA = "semcodec.tags/1"
-MAX_CANDIDATES_PER_SHOT = 8  # bounds memory on long shots: only the best few thumbnails are kept
+MAX_CANDIDATES_PER_SHOT = 24  # bounds memory on long shots: thinned out evenly over time (thin_out)
+
+
+@dataclass
+class _Display:
+    """How a player shows the video (applied to saved keyframes) and where its first frame sits on the
+    container's timeline (subtitle times are measured there)."""
+
+    rotation: int = 0
+    sar: Fraction | None = None
+    cue_offset: float = 0.0
 
 
 @dataclass
@@ -80,40 +93,45 @@ class _Sampler:
         f = self.scene(AnalysisFrame(n, t, rgb, gray), prev_tiny, tiny)
         state.features.append(f)
         importance = min(1.0, (1.0 if f.faces else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
+        if not visible(gray):
+            return  # a black or blank frame is never a keyframe
         score, parts = frame_quality(rgb, gray, importance)
         state.candidates.append(Candidate(n, t, rgb, score, colour_hist(rgb), parts))
-        if len(state.candidates) > MAX_CANDIDATES_PER_SHOT:
-            state.candidates.remove(min(state.candidates, key=lambda c: c.score))
+        thin_out(state.candidates, MAX_CANDIDATES_PER_SHOT)
 
 
 def _decode(path: str, info, fps: float, shots: ShotDetector, sampler: _Sampler, th: int,
-            progress: Progress | None) -> tuple[list[_ShotState], int, float, DecodeStats]:
-    """The one decode: every frame through the shot detector on a quarter-area view, every `step`-th frame
-    measured in full (with the motion from the frame before it). Returns (states per detected shot, frames, time of the
-    last frame, decode stats)."""
+            progress: Progress | None) -> tuple[list[_ShotState], FrameClock, _Display, DecodeStats]:
+    """The one decode: every frame through the shot detector (the frames detect_shots uses), every `step`-th
+    frame measured in full (with the motion from the frame before it, on a quarter-area view). Times are
+    seconds from the first frame (FrameClock). Returns (states per detected shot, the clock (frames, end),
+    how the pictures are shown and where the video starts on the container's timeline, decode stats)."""
     states: list[_ShotState] = [_ShotState()]
     stats = DecodeStats()
-    last_time = 0.0
-    n = 0
+    clock = FrameClock(fps)
     prev_tiny = None
     with open_input(path) as container:
+        start = container.start_time / av.time_base if container.start_time is not None else 0.0
+        shown = _Display(sar=container.streams.video[0].codec_context.sample_aspect_ratio)
         bar = progress_bar(progress, "tag", info.frames)
         for kind, frame in iter_packets_and_frames(container, stats):
             if kind != "video":
                 continue
-            t = float(frame.time) if frame.time is not None else n / fps
-            last_time = t
+            n = clock.frames
+            t = clock(frame)
+            if n == 0:
+                shown.rotation = int(frame.rotation or 0)  # FFmpeg puts the display matrix on the frames
             tiny = small_rgb(frame, sampler.tw, th)
-            if shots.push(n, t, tiny):
+            if shots.push(n, t, small_frame(frame)):  # the frames detect_shots uses: the same shots
                 states.append(_ShotState())
             tiny_gray = cv2.cvtColor(tiny, cv2.COLOR_RGB2GRAY)
             if n % sampler.step == 0:
                 sampler(frame, n, t, prev_tiny, tiny_gray, states[-1])
             prev_tiny = tiny_gray
-            n += 1
             bar.update(1)
         bar.close()
-    return states, n, last_time, stats
+    shown.cue_offset = max(0.0, (clock.origin or 0.0) - start)
+    return states, clock, shown, stats
 
 
 def _shot_scene(summary: dict, c_in: list, clip) -> tuple[dict, list]:
@@ -131,30 +149,32 @@ def _shot_scene(summary: dict, c_in: list, clip) -> tuple[dict, list]:
     return scene, clip_tags
 
 
-def _tag_shots(shot_list: list, states: list[_ShotState], n: int, step: int, clip, cues: list
-               ) -> tuple[list[dict], list]:
+def _tag_shots(shot_list: list, states: list[_ShotState], n: int, step: int, clip, cues: list,
+               cue_offset: float = 0.0) -> tuple[list[dict], list]:
     """Per true shot range: scene, tags and measurements (JSON), and (duration, keyframe candidates)
     for the keyframe selection. The detector may confirm a cut a few frames late, so measurements are
-    regrouped by the final shot ranges."""
+    regrouped by the final shot ranges. `cue_offset`: where the first frame is on the subtitles' timeline."""
     feats = [f for s in states for f in s.features]
     cands = [c for s in states for c in s.candidates]
     per_shot = []
     out_shots = []
     feat_index = [i for i in range(n) if i % step == 0]
+    spans = [s.transition_span for s in shot_list if s.transition_span]
     for shot in shot_list:
         # a sample's motion pair must lie inside the shot, clear of the transition into it
         in_shot = [f if i > shot.start_frame + 2 else replace(f, motion_valid=False)
                    for i, f in zip(feat_index, feats) if shot.start_frame <= i < shot.end_frame]
-        # frames right at a boundary are often mid-transition: never offer them as keyframes
-        c_in = [c for c in cands if shot.start_frame + 2 <= c.index < shot.end_frame - 2] or \
-               [c for c in cands if shot.start_frame <= c.index < shot.end_frame]
+        # frames right at a cut, and every frame of a fade or a dissolve, are mid-transition: never keyframes
+        clean = [c for c in cands if shot.start_frame <= c.index < shot.end_frame
+                 and not any(a <= c.index <= b for a, b in spans)]
+        c_in = [c for c in clean if shot.start_frame + 2 <= c.index < shot.end_frame - 2] or clean
         summary = summarize(in_shot)
         scene, clip_tags = _shot_scene(summary, c_in, clip)
         per_shot.append((shot.end_time - shot.start_time, c_in))
         tags = [{"tag": scene["class"], "kind": "scene", "score": scene["confidence"]}]
         tags += [{"tag": t, "kind": "visual", "score": v} for t, v in _visual_tags(summary)]
         tags += [{"tag": t, "kind": "clip", "score": v} for t, v in clip_tags]
-        tags += _emotion_tags(cues, shot.start_time, shot.end_time)
+        tags += _emotion_tags(cues, shot.start_time + cue_offset, shot.end_time + cue_offset)
         out_shots.append({**shot.to_json(), "scene": scene,
                           "tags": tags, "measurements": {k: round(v, 4) for k, v in summary.items()}})
     return out_shots, per_shot
@@ -198,10 +218,10 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     people.load()
     shots = ShotDetector(fps=fps, method=shot_method)
     sampler = _Sampler(aw, ah, tw, step, faces, text, fps, people)
-    states, n, last_time, stats = _decode(path, info, fps, shots, sampler, th, progress)
-    end_time = last_time + 1.0 / fps
-    shot_list = shots.shots(n, end_time)
-    out_shots, per_shot = _tag_shots(shot_list, states, n, step, clip, cues)
+    states, clock, shown, stats = _decode(path, info, fps, shots, sampler, th, progress)
+    n, end_time = clock.frames, clock.end
+    shot_list = shots.shots(n, end_time, merge_short_last=True)  # too short to describe: part of the shot before
+    out_shots, per_shot = _tag_shots(shot_list, states, n, step, clip, cues, shown.cue_offset)
     chosen = select(per_shot, max_keyframes)
     for c in chosen:
         shot_no = next(i for i, s in enumerate(shot_list) if s.start_frame <= c.index < s.end_frame)
@@ -211,7 +231,8 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     result = {
         "schema": SCHEMA, "semcodec": __version__, "input": info.path,
         "video": {"width": info.width, "height": info.height, "fps": round(fps, 3), "frames": n,
-                  "duration_s": round(end_time, 3)},
+                  "duration_s": round(end_time, 3), "start_time_s": round(clock.origin or 0.0, 4),
+                  "rotation": shown.rotation, "sample_aspect_ratio": str(shown.sar or Fraction(1))},
         "scene_vocabulary": list(CLASSES),
         "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}", "text": "stroke detector",
                       "people": people.backend or f"unavailable: {people.reason}",
