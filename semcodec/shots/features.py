@@ -29,7 +29,7 @@ def shrink(img: np.ndarray, long_side: int) -> np.ndarray:
     """Area-average by the integer factor that brings the long side to long_side..2*long_side-1
     (OpenCV's fast path: an integer factor is several times quicker than an arbitrary one)."""
     h, w = img.shape[:2]
-    k = max(1, max(h, w) // long_side)
+    k = max(1, min(max(h, w) // long_side, h, w))  # a sliver (2 x 64 px) keeps at least one pixel across
     if k == 1:
         return img
     return cv2.resize(img[: h // k * k, : w // k * k], (w // k, h // k), interpolation=cv2.INTER_AREA)
@@ -121,6 +121,8 @@ def presence(a: Features, b: Features, max_shift: float = 0.05) -> float:
     middle of a dissolve holds both ends where they were (a peak of about 0.5-0.9 near zero shift); the
     middle of a fast pan holds a moved picture, or none."""
     ya, yb = a.ycc[..., 0].astype(np.float32), b.ycc[..., 0].astype(np.float32)
+    if min(ya.shape) < 4:
+        return 0.0
     window = cv2.createHanningWindow((ya.shape[1], ya.shape[0]), cv2.CV_32F)
     (dx, dy), peak = cv2.phaseCorrelate(ya, yb, window)
     return float(peak) if np.hypot(dx, dy) <= max_shift * ya.shape[1] else 0.0
