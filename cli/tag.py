@@ -12,6 +12,10 @@ from semcodec.io.writer import is_stream, write_json
 from .options import positive_float, positive_int
 from .progress import stderr_progress
 
+# shot-list format (semcodec.shots.exports) -> (flag, argparse attribute)
+LISTS = {"csv": ("--scenes-csv", "scenes_csv"), "edl": ("--edl", "edl"), "chapters": ("--chapters", "chapters"),
+         "qpfile": ("--qpfile", "qpfile"), "keyframe_times": ("--keyframe-times", "keyframe_times")}
+
 
 def register(sub) -> None:
     p = sub.add_parser(
@@ -19,13 +23,25 @@ def register(sub) -> None:
         description="Find the shots of INPUT, classify each (talking_head, people, sports_action, "
                     "landscape_nature, vehicles_street, animation, screen_content, other), tag what is in it "
                     "and pick representative, non-redundant keyframes. JSON schema: docs/tags-schema.md.",
-        epilog="example:\n  semcodec tag clip.webm --json tags.json --contact-sheet sheet.jpg --keyframes-dir kf/",
+        epilog="examples:\n  semcodec tag clip.webm --json tags.json --contact-sheet sheet.jpg --keyframes-dir kf/\n"
+               "  semcodec tag clip.webm --scenes-csv scenes.csv --edl scenes.edl --chapters chapters.txt "
+               "--qpfile cuts.qp --keyframe-times cuts.txt",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("input", help="input video")
     p.add_argument("--json", metavar="OUT.json", help="write the JSON here ('-': stdout); without it only "
                                                        "the summary is printed, on stderr")
     p.add_argument("--contact-sheet", metavar="IMAGE", help="write a contact sheet (.png, .jpg, .webp)")
     p.add_argument("--keyframes-dir", metavar="DIR", help="write each keyframe as a full-size JPEG here")
+    lists = p.add_argument_group("shot lists for other tools (PySceneDetect parity; docs in semcodec/shots/exports.py)")
+    lists.add_argument("--scenes-csv", metavar="FILE", help="scene list CSV with timecodes, PySceneDetect's "
+                                                           "list-scenes layout (its load-scenes reads it)")
+    lists.add_argument("--edl", metavar="FILE", help="CMX 3600 EDL, one event per shot (as PySceneDetect's save-edl)")
+    lists.add_argument("--chapters", metavar="FILE", help="FFmpeg chapters (FFMETADATA1), one per shot: "
+                                                         "ffmpeg -i IN -i FILE -map_metadata 1 -codec copy OUT")
+    lists.add_argument("--qpfile", metavar="FILE", help="x264 qpfile, 'FRAME K' at each shot start "
+                                                       "(x264 --qpfile, or -x264-params qpfile=FILE)")
+    lists.add_argument("--keyframe-times", metavar="FILE", help="shot starts in seconds, one a line (ffmpeg "
+                                                               "-force_key_frames with the lines comma-joined)")
     p.add_argument("--max-keyframes", type=positive_int, default=12, metavar="N",
                    help="at most N keyframes (default 12)")
     p.add_argument("--sample-fps", type=positive_float, default=2.0, metavar="F",
@@ -51,7 +67,8 @@ def cmd_tag(args) -> int:
             os.path.splitext(args.contact_sheet)[1].lower() not in (".png", ".jpg", ".jpeg", ".webp"):
         raise UsageError("--contact-sheet must end in .png, .jpg or .webp")
     outputs = [Output("--json", args.json), Output("--contact-sheet", args.contact_sheet),
-               Output("--keyframes-dir", args.keyframes_dir, kind="dir", owns=("frame*.jpg",))]
+               Output("--keyframes-dir", args.keyframes_dir, kind="dir", owns=("frame*.jpg",)),
+               *(Output(flag, getattr(args, attr)) for flag, attr in LISTS.values())]
     side = [args.subtitles.split("#")[0]] if args.subtitles and args.subtitles != "auto" else []
     check_outputs([args.input, *side], outputs, overwrite=args.overwrite)
     with all_or_nothing(outputs):
@@ -74,6 +91,7 @@ def _run(args, outputs) -> int:
     if args.keyframes_dir:
         result["keyframe_files"] = save_keyframes(args.input, [(k.index, k.time) for k in keyframes],
                                                   args.keyframes_dir, **shown)
+    _write_lists(args, result)
     for w in result["warnings"]:
         print(f"semcodec: warning: {w}", file=sys.stderr)
     if args.json:
@@ -87,3 +105,19 @@ def _run(args, outputs) -> int:
             print(f"  shot {s['index']:>2} {s['start_time']:7.2f}-{s['end_time']:7.2f} s  {s['scene']['class']:<16} "
                   f"{s['scene']['confidence']:.2f}  {tags}", file=sys.stderr)
     return 0
+
+
+def _write_lists(args, result: dict) -> None:
+    """The shot lists asked for, each written atomically (the JSON's shots, the input's exact frame rate)."""
+    wanted = {fmt: getattr(args, attr) for fmt, (_, attr) in LISTS.items() if getattr(args, attr)}
+    if not wanted:
+        return
+    from semcodec.io.reader import probe
+    from semcodec.io.writer import write_text
+    from semcodec.shots.exports import render, shots_from_tags
+
+    shots = shots_from_tags(result)
+    rate = Fraction(probe(args.input).average_rate or result["video"]["fps"])
+    titles = [f"Shot {s['index']}: {s['scene']['class']}" for s in result["shots"]]
+    for fmt, path in wanted.items():
+        write_text(path, render(fmt, shots, rate, titles))
