@@ -17,6 +17,7 @@ import numpy as np
 
 SIZE = (320, 180)  # w, h
 FPS = 25
+FRAMES = 75  # a labelled synthetic clip: 3 s
 
 
 def photo(name: str) -> np.ndarray:
@@ -219,3 +220,21 @@ def write(path: str, frames: list[np.ndarray], fps: int = FPS, crf: int = 20) ->
         for pkt in st.encode():
             out.mux(pkt)
     return path
+
+
+def from_label(entry: dict, folder: str) -> str:
+    """Make the synthetic clip an entry of benchmarks/scene_labels.json describes; return its path."""
+    a = dict(entry["args"])
+    gen = entry["generator"]
+    if gen == "photo":
+        img = photo(a.pop("source"))
+        dof = a.pop("dof", None)
+        if dof:
+            img = shallow_focus(img, (dof[0], dof[1]), dof[2])
+        frames = camera(img, a.pop("move"), FRAMES, **a)
+    else:
+        for k in ("bg", "fg", "accent"):
+            if k in a:
+                a[k] = tuple(a[k])
+        frames = globals()[gen](FRAMES, **a)
+    return write(os.path.join(folder, entry["clip"].split(":", 1)[1] + ".mp4"), frames)

@@ -71,7 +71,9 @@ def evidence(s: dict) -> dict:
         "landscape_nature": nature * (1 - person) * (1 - text) * (1 - flat),
         # straight lines and muted colour are weak evidence (walls and machines have them too): capped
         "vehicles_street": 0.6 * built * (1 - person) * (1 - nature) * (1 - text) * (1 - flat),
-        "animation": max(flat * small_palette, drawn) * (1 - text) * (1 - soft) * (1 - 0.5 * face),
+        # paint is coloured: a grey road, a white wall or a dim room is flat with few colours too
+        "animation": max(flat * small_palette * _ramp(g("saturation", 0), 0.12, 0.25), drawn)
+        * (1 - text) * (1 - soft) * (1 - 0.5 * face),
         "screen_content": text * (0.6 + 0.4 * max(flat, small_palette)),
     }
 
