@@ -124,6 +124,7 @@ def render() -> str:
         if res:
             parts += roi_table(res)
     parts += markdown_file("crf_rate.md")
+    parts += markdown_file("target_quality.md")
     parts += markdown_file("roi_peers.md")
     parts += markdown_file("roi_peers_libx265.md")
     parts += markdown_file("roi_peers_libvpx-vp9.md")

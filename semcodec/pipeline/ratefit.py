@@ -48,12 +48,12 @@ def wants_rate_fit(settings: EncodeSettings) -> bool:
             and caps_for(settings.codec).roi)
 
 
-def sample_segments(frames: int, fps: float) -> list[tuple[int, int]]:
-    """Up to SEGMENTS evenly spread [start, end) frame ranges covering about SHARE of the video."""
+def sample_segments(frames: int, fps: float, segments: int = SEGMENTS, share: float = SHARE) -> list[tuple[int, int]]:
+    """Up to `segments` evenly spread [start, end) frame ranges covering about `share` of the video."""
     if frames <= 0:
         return []
-    total = min(frames, max(MIN_FRAMES, int(frames * SHARE)))
-    count = max(1, min(SEGMENTS, total // max(1, round(fps * SEGMENT_S))))
+    total = min(frames, max(MIN_FRAMES, int(frames * share)))
+    count = max(1, min(segments, total // max(1, round(fps * SEGMENT_S))))
     length = max(1, min(total // count, round(fps * MAX_SEGMENT_S)))
     if count == 1 and length >= frames:
         return [(0, frames)]
