@@ -117,3 +117,17 @@ def test_outputs_refuse_overwrite_and_inputs(cards, exported, tmp_path, capsys):
     assert "input" in capsys.readouterr().err and os.path.getsize(cards) > 1000
     assert main(["tag", cards, "--scenes-csv", csv, "-y", "-q"]) == 0 and open(csv).read() == before
     assert not [n for n in os.listdir(os.path.dirname(csv)) if n.startswith(".")]  # no temp files left
+
+
+def test_pyscenedetect_writers_stay_quiet(caplog):
+    """PySceneDetect logs every write at INFO; semcodec reports its own outputs, so none of that shows."""
+    import logging
+
+    from semcodec.shots.detector import Shot
+    from semcodec.shots.exports import edl, scene_csv
+
+    shots = [Shot(0, 0, 20, 0.0, 0.8, "start"), Shot(1, 20, 40, 0.8, 1.6, "cut")]
+    with caplog.at_level(logging.INFO):
+        assert scene_csv(shots, Fraction(25)).startswith("Timecode List:,00:00:00.800")
+        assert "001  AX V" in edl(shots, Fraction(25))
+    assert not [r for r in caplog.records if r.name == "pyscenedetect"]

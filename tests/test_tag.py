@@ -281,3 +281,15 @@ def test_keyframe_images_show_rotation_and_pixel_aspect(tmp_path):
     assert shown.shape[:2] == (320, 96)
     # counterclockwise, as FFmpeg's autorotate: the stored top-left corner ends bottom-left
     assert shown[-10:, :10, 0].mean() > 200 and shown[-10:, :10, 1:].mean() < 60
+
+
+def test_no_keyframe_in_an_opening_fade_in_or_a_closing_fade_out(tmp_path):
+    """No boundary carries these fades (the video starts and ends in them); the detector still marks them."""
+    from semcodec.shots.synthetic import _mix, photos
+
+    p, z = photos((160, 96))[1], np.zeros((96, 160, 3), np.uint8)
+    frames = [z] * 5 + [_mix(z, p, (k + 1) / 13) for k in range(12)] + [p] * 25
+    frames += [_mix(p, z, (k + 1) / 13) for k in range(12)] + [z] * 5
+    result, keyframes = tag_video(_write(tmp_path / "fades.mp4", frames), max_keyframes=12, sample_fps=25)
+    assert len(result["shots"]) == 1 and keyframes
+    assert all(17 <= k.index <= 41 for k in keyframes), [k.index for k in keyframes]

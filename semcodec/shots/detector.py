@@ -136,6 +136,9 @@ class ShotDetector:
         self._first: tuple[int, float] | None = None
         self._flushed = False
         self.boundaries: list[Boundary] = []
+        # frames of fades to and from black (first, last; inclusive), those of the boundaries' own spans and
+        # those no boundary carries: a video's opening fade-in and closing fade-out
+        self.faded: list[tuple[int, int]] = []
 
     # ---- public API ---------------------------------------------------------------------------
     def push(self, index: int, time: float, rgb: np.ndarray) -> Boundary | None:
@@ -255,6 +258,15 @@ class ShotDetector:
         bright = self._feat[p].brightness
         return "cut" if bright >= 3 * self.p.dark and bright >= 0.8 * later else "fade"
 
+    def _note_fade_out(self, p: int) -> None:
+        """p is the first black frame after a picture: the frames that darkened into it (a fade to black,
+        at the end of a video too, where no shot follows to carry it) go into `faded`."""
+        q = p - 1
+        while q - 1 in self._feat and self._feat[q - 1].brightness > 1.03 * self._feat[q].brightness + 0.5:
+            q -= 1
+        if q < p - 1:
+            self.faded.append((self._index[q + 1], self._index[p - 1]))
+
     def _fade_span(self, p: int) -> tuple[int, int]:
         """Frames of the fade whose first visible frame is p: back over the black frames and the frames
         that darkened into them, forward while the picture keeps brightening (as far as we can see)."""
@@ -276,8 +288,12 @@ class ShotDetector:
         index, kind = self._index[p], None
         if self._dark(p):
             kind = "cut" if self._black_card(p) else None
+            if kind is None and p - 1 in self._feat and not self._dark(p - 1):
+                self._note_fade_out(p)
         elif p - 1 in self._feat and self._dark(p - 1):
             kind = self._after_black(p, index)
+            if self._bright_seen is None:  # the video opens from black: its fade-in is no keyframe material
+                self.faded.append(self._fade_span(p))
         elif (self._psd is None and self._is_cut(p)) or (self._psd is not None and index in self._psd_cuts):
             kind = "cut"  # our own detector's cut, or PySceneDetect's
         elif dissolve:

@@ -18,7 +18,9 @@ use the shots' own times (seconds from the first frame), exact for variable fram
 """
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import math
 from fractions import Fraction
 from typing import Literal
@@ -35,6 +37,19 @@ def shots_from_tags(tags: dict) -> list[Shot]:
                  tuple(s["transition_frames"]) if s.get("transition_frames") else None) for s in tags["shots"]]
 
 
+@contextlib.contextmanager
+def _quiet_pyscenedetect():
+    """PySceneDetect's writers log each write at INFO ('Writing scenes in CSV format to <file-like object>'):
+    semcodec writes the file itself and says so; keep theirs out of the user's console."""
+    log = logging.getLogger("pyscenedetect")
+    level = log.level
+    log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
+
+
 def _scene_list(shots: list[Shot], rate: Fraction):
     from scenedetect import FrameTimecode
 
@@ -47,7 +62,8 @@ def scene_csv(shots: list[Shot], rate: Fraction) -> str:
 
     scenes = _scene_list(shots, rate)
     buf = io.StringIO(newline="")
-    write_scene_list(buf, scenes, include_cut_list=True, cut_list=[start for start, _ in scenes[1:]])
+    with _quiet_pyscenedetect():
+        write_scene_list(buf, scenes, include_cut_list=True, cut_list=[start for start, _ in scenes[1:]])
     return buf.getvalue()
 
 
@@ -56,7 +72,8 @@ def edl(shots: list[Shot], rate: Fraction, title: str = "semcodec") -> str:
     from scenedetect.output import write_scene_list_edl
 
     buf = io.StringIO(newline="")
-    write_scene_list_edl(buf, _scene_list(shots, rate), title=title.upper())
+    with _quiet_pyscenedetect():
+        write_scene_list_edl(buf, _scene_list(shots, rate), title=title.upper())
     return buf.getvalue()
 
 

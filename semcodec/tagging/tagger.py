@@ -150,16 +150,17 @@ def _shot_scene(summary: dict, c_in: list, clip) -> tuple[dict, list]:
 
 
 def _tag_shots(shot_list: list, states: list[_ShotState], n: int, step: int, clip, cues: list,
-               cue_offset: float = 0.0) -> tuple[list[dict], list]:
+               cue_offset: float = 0.0, faded: list | None = None) -> tuple[list[dict], list]:
     """Per true shot range: scene, tags and measurements (JSON), and (duration, keyframe candidates)
     for the keyframe selection. The detector may confirm a cut a few frames late, so measurements are
-    regrouped by the final shot ranges. `cue_offset`: where the first frame is on the subtitles' timeline."""
+    regrouped by the final shot ranges. `cue_offset`: where the first frame is on the subtitles' timeline;
+    `faded`: frames of fades to or from black (ShotDetector.faded), never keyframes."""
     feats = [f for s in states for f in s.features]
     cands = [c for s in states for c in s.candidates]
     per_shot = []
     out_shots = []
     feat_index = [i for i in range(n) if i % step == 0]
-    spans = [s.transition_span for s in shot_list if s.transition_span]
+    spans = [s.transition_span for s in shot_list if s.transition_span] + list(faded or [])
     for shot in shot_list:
         # a sample's motion pair must lie inside the shot, clear of the transition into it
         in_shot = [f if i > shot.start_frame + 2 else replace(f, motion_valid=False)
@@ -221,7 +222,7 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     states, clock, shown, stats = _decode(path, info, fps, shots, sampler, th, progress)
     n, end_time = clock.frames, clock.end
     shot_list = shots.shots(n, end_time, merge_short_last=True)  # too short to describe: part of the shot before
-    out_shots, per_shot = _tag_shots(shot_list, states, n, step, clip, cues, shown.cue_offset)
+    out_shots, per_shot = _tag_shots(shot_list, states, n, step, clip, cues, shown.cue_offset, shots.faded)
     chosen = select(per_shot, max_keyframes)
     for c in chosen:
         shot_no = next(i for i, s in enumerate(shot_list) if s.start_frame <= c.index < s.end_frame)
