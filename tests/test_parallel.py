@@ -13,6 +13,7 @@ from semcodec.errors import SemcodecError
 from semcodec.parallel import ParallelOptions, encode_parallel, plan_chunks
 from semcodec.parallel.chunks import Chunk, split_budget
 from semcodec.parallel.index import scan
+from semcodec.parallel.join import parameter_sets
 from semcodec.parallel.runner import Interrupted
 from semcodec.pipeline import EncodeSettings
 
@@ -216,3 +217,30 @@ def test_fresh_process_per_chunk_is_a_choice_not_a_requirement(cut_clip, tmp_pat
     encode_parallel(cut_clip, str(reuse), s, _opts(tmp_path, "r", workers=1))
     encode_parallel(cut_clip, str(fresh), s, _opts(tmp_path, "f", workers=1, fresh_process_per_chunk=True))
     assert sha256(reuse) == sha256(fresh)
+
+
+def _nal_types_hevc(packet: bytes) -> list[int]:
+    out, i = [], 0
+    while i + 4 < len(packet):
+        n = int.from_bytes(packet[i:i + 4], "big")
+        out.append((packet[i + 4] >> 1) & 0x3F)
+        i += 4 + n
+    return out
+
+
+def test_x265_chunks_carry_parameter_sets_not_the_info_sei(cut_clip, tmp_path):
+    """Per-chunk bitrates give every x265 chunk its own hvcC; only VPS/SPS/PPS go in-band in front of its
+    IDR, not x265's 2.3 KB options SEI (once per chunk it put short two-pass chunks 5 % over target)."""
+    out = tmp_path / "x5.mp4"
+    rep = encode_parallel(cut_clip, str(out), EncodeSettings(codec="libx265", bitrate=150_000, two_pass=True,
+                                                             roi="off", preset="ultrafast"), _opts(tmp_path))
+    assert len(rep["parallel"]["chunks"]) >= 3
+    with av.open(str(out)) as c:
+        vs = c.streams.video[0]
+        assert 39 in [(n[0] >> 1) & 0x3F for n in parameter_sets("hevc", bytes(vs.codec_context.extradata))[1]]
+        keys = [bytes(p) for p in c.demux(vs) if p.size and p.is_keyframe]
+    inband = [_nal_types_hevc(k) for k in keys[1:]]
+    assert all({32, 33, 34} <= set(t) for t in inband), inband  # each chunk switches to its own parameters
+    assert not any(39 in t for t in inband), inband  # SEI prefix NALs: not repeated per chunk
+    assert _ffmpeg_decode_errors(out) == ""
+    assert len(video_timestamps(out)) == 76
