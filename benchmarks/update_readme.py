@@ -131,6 +131,7 @@ def render() -> str:
     speed = _load("speed.json")
     if speed:
         parts += speed_table(speed)
+    parts += markdown_file("chunk_joins.md")
     for folder in ("standard", "standard_libx265"):
         standard = _load(os.path.join(folder, "results.json"))
         if standard:

@@ -70,6 +70,9 @@ def register(sub) -> None:
                      help="shortest chunk (default 2 s)")
     par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
                      help="longest chunk; longer shots are split (default 20 s)")
+    par.add_argument("--chunk-overlap-s", type=finite_float(0, 60), default=None, metavar="S",
+                     help="x264/x265: each chunk also encodes S seconds of the next and drops them, so its last "
+                          "frames get the lookahead a single-piece encode gives them (default 1; 0: off, faster)")
     par.add_argument("--fresh-process", action="store_true",
                      help="encode each chunk in a new process (isolation, ~1 s start-up per chunk); the bytes "
                           "are the same either way")
@@ -239,7 +242,7 @@ def _target_summary(t: dict) -> str:
 
 
 def _parallel_wanted(args) -> bool:
-    keys = ("workers", "ray", "chunk_min_s", "chunk_max_s", "work_dir")
+    keys = ("workers", "ray", "chunk_min_s", "chunk_max_s", "chunk_overlap_s", "work_dir")
     return any(getattr(args, k, None) is not None for k in keys) or bool(getattr(args, "fresh_process", False))
 
 
@@ -252,7 +255,8 @@ def _parallel_options(args):
     return ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
                            threads_per_chunk=args.threads or 1, fresh_process_per_chunk=args.fresh_process,
                            chunk_min_s=lo if lo is not None else min(2.0, hi or 2.0),
-                           chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0))
+                           chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0),
+                           overlap_s=1.0 if args.chunk_overlap_s is None else args.chunk_overlap_s)
 
 
 def _cmd_parallel(args, settings, execution) -> int:

@@ -244,3 +244,57 @@ def test_x265_chunks_carry_parameter_sets_not_the_info_sei(cut_clip, tmp_path):
     assert not any(39 in t for t in inband), inband  # SEI prefix NALs: not repeated per chunk
     assert _ffmpeg_decode_errors(out) == ""
     assert len(video_timestamps(out)) == 76
+
+
+def test_two_pass_budget_from_first_passes():
+    """One quantiser scale for the whole video: chunks of equal cost get equal rates, a costlier one more,
+    the kept frames spend the target, tail frames none of it."""
+    from semcodec.parallel.budget import FrameCost, chunk_bitrates
+
+    def chunk(n, bits, tail=0):
+        return [FrameCost(i, "I" if i == 0 else "P", 2.0, bits, 100.0) for i in range(n + tail)]
+
+    costs = [chunk(25, 8000), chunk(25, 8000, tail=10), chunk(25, 32000)]
+    rates, q = chunk_bitrates(costs, [25, 25, 25], [1.0, 1.0, 1.0], target_bits=600_000)
+    kept = sum(c.bits(q) for frames in costs for c in frames if c.frame < 25)
+    assert kept == pytest.approx(600_000, rel=1e-6)
+    assert sum(rates) == pytest.approx(600_000, rel=1e-4)
+    assert rates[2] > 3 * rates[0]
+    assert rates[1] == rates[0]  # the tail is not the chunk's to spend: pass 2 encodes the kept frames only
+
+
+def test_chunk_tail_is_encoded_and_dropped(tmp_path):
+    """A chunk with a tail: the file holds only its own frames, its last one a P-frame (no kept B-frame
+    references a dropped one), it decodes clean; the tail changes the chunk's bytes."""
+    from semcodec.pipeline import ChunkRange, Execution, run
+
+    clip = make_clip(tmp_path / "t.mp4", frames=60)
+    s = EncodeSettings(roi="off", preset="medium")
+    ex = Execution(threads=1, audio=False)
+    with_tail, without = tmp_path / "a.mp4", tmp_path / "b.mp4"
+    rep = run(clip, str(with_tail), s, chunk=ChunkRange(10, 30, tail=20), execution=ex)
+    run(clip, str(without), s, chunk=ChunkRange(10, 30), execution=ex)
+    assert rep.output.frames == 20 and all(k < 20 for k in rep.keyframes_at)
+    with av.open(str(with_tail)) as c:
+        frames = [(f.pts, av.video.frame.PictureType(f.pict_type).name) for f in c.decode(video=0)]
+    assert len(frames) == 20 and sorted(frames)[-1][1] == "P"
+    assert _ffmpeg_decode_errors(with_tail) == ""
+    assert sha256(with_tail) != sha256(without)
+
+
+def test_two_pass_chunks_resume_after_first_pass(cut_clip, tmp_path):
+    """Two-pass chunks run every first pass, share the budget, then every pass 2; a job stopped among the
+    first passes resumes with the same bytes, and a first-pass folder that changed on disk is redone."""
+    s = EncodeSettings(bitrate=200_000, two_pass=True, roi="off", **FAST)
+    whole = tmp_path / "whole.mp4"
+    rep = encode_parallel(cut_clip, str(whole), s, _opts(tmp_path, "a"))
+    assert abs(rep["parallel"]["budget"]["error_pct"]) < 25  # 0.8 s chunks of a 3 s clip: rough, as above
+    part = tmp_path / "part.mp4"
+    with pytest.raises(Interrupted):
+        encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b", max_chunks=2))
+    man = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert [c["state"] for c in man["chunks"]].count("pass1") == 2
+    stats = sorted((tmp_path / "b").glob("chunk_*.pass1/rc.stats"))[0]
+    stats.write_text(stats.read_text().replace("in:0 ", "in:0 tex:1 ", 1))
+    encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b"))
+    assert sha256(part) == sha256(whole)

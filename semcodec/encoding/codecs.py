@@ -48,6 +48,7 @@ class CodecCaps:
     params_option: str | None = None  # x264-params / x265-params
     qp_per_extra_bit: float = 0.0  # x26x: the QP scale grows by 6 per bit above 8
     forced_idr: bool = False  # takes forced-idr=1 (a frame marked I becomes an IDR)
+    forced_p: bool = False  # a frame marked P is coded as P (ends a run of B-frames): chunk tails rely on it
     no_aq_presets: tuple[str, ...] = ()  # presets that switch AQ off, and with it the map
     aq_in_params: bool = False  # AQ is set in params_option, not as an FFmpeg option
     pass_in_flags: bool = False  # two-pass from AVCodecContext flags (x264), else pass=N in params (x265)
@@ -62,7 +63,7 @@ class CodecCaps:
 
 
 _X26X = dict(qp_range_8bit=51, max_levels=None, two_pass=True, default_preset="medium", crf_range=(0, 51),
-             presets=X26X_PRESETS, qp_per_extra_bit=6, forced_idr=True)
+             presets=X26X_PRESETS, qp_per_extra_bit=6, forced_idr=True, forced_p=True)
 CAPABILITIES: dict[str, CodecCaps] = {
     "libx264": CodecCaps("libx264", True, 16, params_option="x264-params", no_aq_presets=("ultrafast",),
                          pass_in_flags=True, asm_param=True,

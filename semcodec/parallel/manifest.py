@@ -42,6 +42,18 @@ class Manifest:
     def chunk_path(self, c: dict) -> str:
         return os.path.join(self.work_dir, c["file"])
 
+    def pass1_path(self, c: dict) -> str:
+        """The chunk's first-pass folder (two-pass: statistics, maps, cuts; worker.first_pass_chunk)."""
+        return os.path.join(self.work_dir, f"chunk_{c['index']:05d}.pass1")
+
+    def pass1_ok(self, c: dict) -> bool:
+        rec = c.get("pass1")
+        if not rec:
+            return False
+        folder = self.pass1_path(c)
+        return all(os.path.isfile(os.path.join(folder, n)) and sha256_file(os.path.join(folder, n)) == h
+                   for n, h in rec["files"].items())
+
     @classmethod
     def load_matching(cls, work_dir: str, input_sig: dict, settings_hash: str) -> Manifest | None:
         """The manifest in `work_dir` if it describes this input and these settings, else None."""
@@ -59,16 +71,20 @@ class Manifest:
         return cls(work_dir, data)
 
     def verify(self) -> tuple[list[int], list[int]]:
-        """Re-check every finished chunk's file against its sha256. Returns (kept, redone) chunk
-        indices; a missing or corrupt chunk goes back to pending (it is re-encoded, never joined)."""
+        """Re-check every finished chunk's file (and first-pass folder) against its sha256. Returns (kept,
+        redone) chunk indices; a missing or corrupt chunk goes back to pending (it is re-encoded, never
+        joined)."""
         kept, redo = [], []
         for c in self.chunks:
+            if c.get("state") == "pass1" and not self.pass1_ok(c):
+                c["state"], c["pass1"] = "pending", None  # its first pass is redone
             if c.get("state") != "done":
                 continue
             p = self.chunk_path(c)
             if os.path.isfile(p) and os.path.getsize(p) == c.get("bytes") and sha256_file(p) == c.get("sha256"):
                 kept.append(c["index"])
             else:
-                c["state"], c["sha256"] = "pending", None
+                # a two-pass chunk whose first pass is intact needs only its pass 2 again
+                c["state"], c["sha256"] = "pass1" if self.pass1_ok(c) else "pending", None
                 redo.append(c["index"])
         return kept, redo

@@ -22,12 +22,19 @@ from semcodec.encoding.codecs import check_container
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io import lock
 from semcodec.io.writer import atomic_output, check_output_path, container_format
+from semcodec.parallel.budget import chunk_bitrates, read_stats
 from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
 from semcodec.parallel.manifest import NAME as MANIFEST_NAME
 from semcodec.parallel.manifest import SCHEMA, Manifest
-from semcodec.parallel.worker import encode_chunk, encode_chunk_bytes, init_worker
+from semcodec.parallel.worker import (
+    encode_chunk,
+    encode_chunk_bytes,
+    first_pass_chunk,
+    first_pass_chunk_bytes,
+    init_worker,
+)
 from semcodec.pipeline.report import Timings
 from semcodec.progress import Bar, Progress
 from semcodec.progress import bar as progress_bar
@@ -44,6 +51,9 @@ class ParallelOptions:
     ray: str | None = None  # None: local processes; 'local': start a local Ray; else a cluster address
     chunk_min_s: float = 2.0
     chunk_max_s: float = 20.0
+    # x264/x265: each chunk also encodes this much of the next one and drops it, so its last frames get the
+    # lookahead and rate control a single-piece encode gives them (benchmarks/chunk_joins.py)
+    overlap_s: float = 1.0
     work_dir: str | None = None  # None: a hidden folder beside the output, removed after success
     threads_per_chunk: int = 1  # encoder and OpenCV threads per chunk: fixed, so output is deterministic
     # one process per chunk (isolation: a crash or leak in one chunk cannot touch the next), at ~1 s of
@@ -67,7 +77,7 @@ class Interrupted(SemcodecError):
 def settings_hash(settings, opts: ParallelOptions) -> str:
     d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
-             chunk_max_s=opts.chunk_max_s, semcodec=__version__)
+             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=2, semcodec=__version__)
     if opts.target:
         d["target"] = opts.target
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
@@ -90,9 +100,16 @@ def _remove_temp_files(work_dir: str) -> None:
     folder is locked: then every temp file in it belongs to this run's own, stopped workers or to a dead run."""
     for pattern in _TEMP_PATTERNS:
         for stale in glob.glob(os.path.join(glob.escape(work_dir), pattern)):
-            with contextlib.suppress(OSError):
-                os.unlink(stale)
+            _remove(stale)
     shutil.rmtree(os.path.join(work_dir, WORKER_TMP), ignore_errors=True)
+
+
+def _remove(path: str) -> None:
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
 
 
 def _empty_folder(folder: str, keep: str) -> None:
@@ -166,6 +183,8 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
                          index.keyframes)
     rates = split_budget(chunks, index, settings.bitrate) if settings.bitrate else [None] * len(chunks)
     fit = _fit_rate(input_path, settings, opts, len(chunks))
+    frames = min(total, index.frames)
+    tail = max(0, round(opts.overlap_s * fps))
     ext = ".mkv" if settings.codec == "libvpx-vp9" else ".mp4"
     data = {
         "schema": SCHEMA, "semcodec": __version__, "input": sig, "settings_hash": shash,
@@ -178,6 +197,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
         "chunks": [{"index": c.index, "start_frame": c.start_frame, "end_frame": c.end_frame,
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
+                    "tail": min(tail, frames - c.end_frame),
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
         "rate_fit": fit.to_json() if fit else None,
     }
@@ -214,6 +234,8 @@ def check_options(opts: ParallelOptions) -> None:
     lo, hi = opts.chunk_min_s, opts.chunk_max_s
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
         raise UsageError(f"--chunk-min-s {lo:g} and --chunk-max-s {hi:g} must be finite and positive, min <= max")
+    if not (math.isfinite(opts.overlap_s) and 0 <= opts.overlap_s <= 60):
+        raise UsageError(f"--chunk-overlap-s {opts.overlap_s:g} must be between 0 and 60")
     if opts.workers is not None and opts.workers < 1:
         raise UsageError(f"--workers must be at least 1, not {opts.workers}")
 
@@ -263,26 +285,21 @@ def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts:
         kept, redone = m.verify()
         m.save()
     else:
-        for old in glob.glob(os.path.join(work_dir, "chunk_*")):
-            os.unlink(old)
+        for old in glob.glob(os.path.join(glob.escape(work_dir), "chunk_*")):
+            _remove(old)
         m = _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress)
     index = _index_from(m)
-    sdict = dataclasses.asdict(settings)
-    pending = [c for c in m.chunks if c["state"] != "done"]
-    # longest first: the last chunks to finish are short, so workers end together
-    pending.sort(key=lambda c: -(c["end_frame"] - c["start_frame"]))
     results: dict[int, dict] = {}
     t_enc = time.perf_counter()
     backend = "ray" if opts.ray else "local"
-    if pending:
-        bar = progress_bar(progress, "chunks", len(pending), unit="chunk")
-        try:
-            if opts.ray:
-                _run_ray(input_path, m, pending, sdict, opts, results, bar)
-            else:
-                _run_local(input_path, m, pending, sdict, opts, results, bar)
-        finally:
-            bar.close()
+    jobs = _ChunkJobs(input_path, m, dataclasses.asdict(settings), opts, results)
+    if settings.rate_control().two_pass:
+        _run(jobs, "first pass", jobs.first_pass, progress)
+        not_done = [c["index"] for c in m.chunks if c["state"] == "pending"]
+        if not_done:
+            raise Interrupted(f"{len(not_done)} chunk(s) not encoded yet; run again to resume ({work_dir})")
+        _share_budget(m, index, settings.bitrate)
+    _run(jobs, "chunks", jobs.encode, progress)
     encode_s = time.perf_counter() - t_enc
     not_done = [c["index"] for c in m.chunks if c["state"] != "done"]
     if not_done:
@@ -308,24 +325,125 @@ def _encode_in(work_dir: str, input_path: str, output_path: str, settings, opts:
                            planning_s=m.data["chunking"].get("planning_s")), work_dir)
 
 
-def _record(m: Manifest, c: dict, res: dict, results: dict) -> None:
-    p = m.chunk_path(c)
-    c.update(state="done", sha256=sha256_file(p), bytes=os.path.getsize(p), frames=res["frames"],
-             seconds=res["seconds"], host=res["host"], video_bytes=res["video_bytes"])
-    if res.get("target"):  # the chunk's own CRF from the quality search: a resumed job keeps it
-        c.update(crf=res["crf"], target=res["target"])
-    m.data["rotation"] = res["report"].input.rotation
-    results[c["index"]] = res
+@dataclass
+class _ChunkJobs:
+    """What a phase submits for a chunk, and how its result is recorded, for local processes and Ray tasks.
+    Two-pass jobs run two phases: every chunk's first pass, then (budget shared out) every pass 2."""
+
+    input_path: str
+    m: Manifest
+    sdict: dict
+    opts: ParallelOptions
+    results: dict
+
+    def first_pass(self, c: dict) -> tuple | None:
+        """(function, args) of chunk `c`'s first pass; None when it has one already."""
+        if c["state"] != "pending":
+            return None
+        t = self.opts.threads_per_chunk
+        if self.opts.ray:
+            return first_pass_chunk_bytes, (self.input_path, self.sdict, c, t)
+        return first_pass_chunk, (self.input_path, self.m.pass1_path(c), self.sdict, c, t)
+
+    def encode(self, c: dict) -> tuple | None:
+        if c["state"] == "done":
+            return None
+        t, two = self.opts.threads_per_chunk, c["state"] == "pass1"
+        if self.opts.ray:
+            ext = os.path.splitext(c["file"])[1]
+            files = _read_files(self.m.pass1_path(c), c["pass1"]["files"]) if two else None
+            return encode_chunk_bytes, (self.input_path, ext, self.sdict, c, t, self.opts.target,
+                                        self.opts.chunk_search, files)
+        return encode_chunk, (self.input_path, self.m.chunk_path(c), self.sdict, c, t, self.opts.target,
+                              self.opts.chunk_search, self.m.pass1_path(c) if two else None)
+
+    def record(self, c: dict, out) -> None:
+        """A finished task: a first pass (state pass1) or an encoded chunk (done); the manifest saved."""
+        res, data = out if self.opts.ray else (out, None)
+        if "files" in res:  # a first pass
+            if data is not None:
+                _write_files(self.m.pass1_path(c), data)
+            c.update(state="pass1", pass1={"dir": res["dir"], "files": res["files"]}, pass1_seconds=res["seconds"])
+            self.m.save()
+            return
+        if data is not None:
+            _write_chunk(self.m.chunk_path(c), data)
+        p = self.m.chunk_path(c)
+        c.update(state="done", sha256=sha256_file(p), bytes=os.path.getsize(p), frames=res["frames"],
+                 seconds=res["seconds"], host=res["host"], video_bytes=res["video_bytes"])
+        if res.get("target"):  # the chunk's own CRF from the quality search: a resumed job keeps it
+            c.update(crf=res["crf"], target=res["target"])
+        self.m.data["rotation"] = res["report"].input.rotation
+        self.results[c["index"]] = res
+        self.m.save()
+
+
+def _run(jobs: _ChunkJobs, what: str, call, progress: Progress | None) -> None:
+    """One phase over the chunks that need it, longest first (the last to finish are short, so workers end
+    together)."""
+    todo = [c for c in jobs.m.chunks if call(c) is not None]
+    todo.sort(key=lambda c: -(c["end_frame"] - c["start_frame"]))
+    if not todo:
+        return
+    bar = progress_bar(progress, what, len(todo), unit="chunk")
+    try:
+        (_run_ray if jobs.opts.ray else _run_local)(jobs, todo, call, bar)
+    finally:
+        bar.close()
+
+
+def _share_budget(m: Manifest, index, bitrate: int) -> None:
+    """Once every chunk has its first pass: each chunk's pass-2 bitrate from all first passes (budget.py),
+    kept in the manifest so a resumed job encodes with the same."""
+    if m.data.get("two_pass_budget"):
+        return
+    from semcodec.pipeline.job import STATS_NAME
+
+    costs = [read_stats(os.path.join(m.pass1_path(c), STATS_NAME)) for c in m.chunks]
+    kept = [c["end_frame"] - c["start_frame"] for c in m.chunks]
+    kept_s = [index.seconds(c["start_frame"], c["end_frame"]) for c in m.chunks]
+    target_bits = bitrate * index.seconds(0, index.frames)
+    rates, q = chunk_bitrates(costs, kept, kept_s, target_bits)
+    for c, r in zip(m.chunks, rates):
+        c["bitrate2"] = r
+    m.data["two_pass_budget"] = {"qscale": round(q, 4), "target_bits": round(target_bits)}
     m.save()
+
+
+def _read_files(folder: str, names) -> dict:
+    out = {}
+    for n in names:
+        with open(os.path.join(folder, n), "rb") as f:
+            out[n] = f.read()
+    return out
+
+
+def _write_files(folder: str, files: dict) -> None:
+    """A first-pass folder from a Ray task: written beside, then renamed into place."""
+    import tempfile
+
+    parent, name = os.path.split(folder)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
+    try:
+        for n, data in files.items():
+            with open(os.path.join(tmp, os.path.basename(n)), "wb") as f:
+                f.write(data)
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    except OSError as exc:
+        raise SemcodecError(f"cannot write {folder}: {exc.strerror or exc}") from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _limit(pending: list, opts: ParallelOptions) -> list:
     return pending if opts.max_chunks is None else pending[:max(0, opts.max_chunks)]
 
 
-def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results, bar: Bar) -> None:
+def _run_local(jobs: _ChunkJobs, pending: list, call, bar: Bar) -> None:
     import multiprocessing
 
+    m, opts = jobs.m, jobs.opts
     todo = wanted = _limit(pending, opts)
     attempts = 0
     ctx = multiprocessing.get_context("spawn")
@@ -340,13 +458,15 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
         futs: dict = {}
         try:
             with _ctrl_c_held():
-                futs = {pool.submit(encode_chunk, input_path, m.chunk_path(c), sdict, c, opts.threads_per_chunk,
-                                    opts.target, opts.chunk_search): c for c in todo}
+                futs = {}
+                for c in todo:
+                    fn, args = call(c)
+                    futs[pool.submit(fn, *args)] = c
             while futs:
                 done, _ = wait(list(futs), return_when=FIRST_COMPLETED)
                 for f in done:
                     c = futs.pop(f)
-                    _record(m, c, f.result(), results)
+                    jobs.record(c, f.result())
                     bar.update(1)
             pool.shutdown(wait=True)
         except BrokenProcessPool:
@@ -357,7 +477,7 @@ def _run_local(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, r
             if attempts > opts.retries:
                 raise SemcodecError("worker processes keep dying; finished chunks are kept, "
                                     "run again to resume") from None
-            todo = [c for c in wanted if c["state"] != "done"]
+            todo = [c for c in wanted if call(c) is not None]
             log.warning("a worker process died; restarting the pool for %d chunk(s)", len(todo))
             continue
         except BaseException:  # a failed chunk, a full disk, Ctrl-C, SIGTERM/SIGHUP (Interrupted)
@@ -425,7 +545,8 @@ def _stop_pool(pool: ProcessPoolExecutor, grace_s: float = 5.0) -> None:
         pool.shutdown(wait=not stuck, cancel_futures=True)
 
 
-def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, results, bar: Bar) -> None:
+def _run_ray(jobs: _ChunkJobs, pending: list, call, bar: Bar) -> None:
+    opts = jobs.opts
     try:
         import ray
     except ImportError:
@@ -440,17 +561,16 @@ def _run_ray(input_path, m: Manifest, pending, sdict, opts: ParallelOptions, res
         started = True
     task = ray.remote(num_cpus=opts.threads_per_chunk, max_retries=3,
                       max_calls=1 if opts.fresh_process_per_chunk else 0)(_ray_chunk)
-    ext = os.path.splitext(m.chunks[0]["file"])[1]
-    refs = {task.remote(input_path, ext, sdict, c, opts.threads_per_chunk, opts.target, opts.chunk_search): c
-            for c in _limit(pending, opts)}
+    refs = {}
+    for c in _limit(pending, opts):
+        fn, args = call(c)
+        refs[task.remote(fn, args, opts.threads_per_chunk)] = c
     try:
         while refs:
             done, _ = ray.wait(list(refs), num_returns=1)
             for r in done:
                 c = refs.pop(r)
-                res, data = ray.get(r)
-                _write_chunk(m.chunk_path(c), data)
-                _record(m, c, res, results)
+                jobs.record(c, ray.get(r))
                 bar.update(1)
     except BaseException:
         for r in refs:
@@ -473,9 +593,9 @@ def _write_chunk(path: str, data: bytes) -> None:
         raise SemcodecError(f"cannot write chunk {path}: {exc.strerror or exc}") from None
 
 
-def _ray_chunk(input_path, ext, sdict, chunk, threads, target=None, search=None):
+def _ray_chunk(fn, args, threads):
     init_worker_threads(threads)
-    return encode_chunk_bytes(input_path, ext, sdict, chunk, threads, target, search)
+    return fn(*args)
 
 
 def init_worker_threads(threads: int) -> None:
@@ -500,9 +620,9 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
     parallel = {
         "backend": backend, "ray_address": opts.ray, "workers": opts.worker_count(),
         "threads_per_chunk": opts.threads_per_chunk, "work_dir": work_dir,
-        "chunks": [{k: c.get(k) for k in ("index", "start_frame", "end_frame", "bitrate", "bytes",
-                                           "video_bytes", "seconds", "host", "sha256", "crf", "target")}
-                   for c in m.chunks],
+        "chunks": [{**{k: c.get(k) for k in ("index", "start_frame", "end_frame", "tail", "bytes", "video_bytes",
+                                             "seconds", "host", "sha256", "crf", "target")},
+                    "bitrate": c.get("bitrate2") or c.get("bitrate")} for c in m.chunks],
         "resumed": resumed, "chunks_reused": kept, "chunks_redone_corrupt": redone,
         "chunks_encoded_now": sorted(results), "reorder_delay": js["reorder_delay"],
         "budget": ({"target_kbps": target / 1000, "video_kbps": round(video_kbps, 2),

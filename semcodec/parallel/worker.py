@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -55,33 +56,51 @@ def _die_with_parent(parent_pid: int | None) -> None:
         os._exit(1)
 
 
+def _chunk_job(settings_dict: dict, chunk: dict, bitrate: int | None):
+    from semcodec.pipeline import ChunkRange, EncodeSettings
+
+    s = EncodeSettings(**settings_dict)
+    s = dataclasses.replace(s, save_maps=None, bitrate=bitrate or s.bitrate)
+    span = ChunkRange(chunk["start_frame"], chunk["end_frame"], chunk.get("seek_pts"), tail=chunk.get("tail") or 0)
+    return s, span
+
+
+def _with_seek_fallback(encode, span, want: int) -> tuple[object, bool]:
+    """encode(span) -> frames encoded; a seek that landed badly (a container whose index lies) is retried
+    decoding from the start."""
+    result, frames = encode(span)
+    if frames != want and span.seeks:
+        result, frames = encode(dataclasses.replace(span, seek_pts=None))
+        return result, False
+    return result, span.seeks
+
+
 def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dict, threads: int | None = 1,
-                 target: dict | None = None, search=None) -> dict:
+                 target: dict | None = None, search=None, pass1_dir: str | None = None) -> dict:
     """Encode frames [start_frame, end_frame) of the input to `out_path` (atomic: written to a temp
     file and renamed), with `threads` encoder threads and no audio. With a quality `target` (JSON), the
     chunk's CRF comes from `search(input, settings, target, chunk, threads)` first (semcodec.target's probe
-    encodes; passed in, so this package does not depend on that one). Returns what the manifest needs and the
-    chunk's EncodeReport."""
-    from semcodec.pipeline import ChunkRange, EncodeSettings, Execution, run
+    encodes; passed in, so this package does not depend on that one). `pass1_dir`: the chunk's first pass ran
+    there (first_pass_chunk), pass 2 only, at the chunk's shared-out bitrate. Returns what the manifest needs
+    and the chunk's EncodeReport."""
+    from semcodec.pipeline import Execution, run
 
     t0 = time.perf_counter()
-    s = EncodeSettings(**settings_dict)
-    s = dataclasses.replace(s, save_maps=None, bitrate=chunk.get("bitrate") or s.bitrate)
+    s, span = _chunk_job(settings_dict, chunk, chunk.get("bitrate2") if pass1_dir else chunk.get("bitrate"))
     shot = None
     if target and search is not None:
         shot = search(input_path, s, target, chunk, threads)
         s = dataclasses.replace(s, crf=shot.crf)
-    span = ChunkRange(chunk["start_frame"], chunk["end_frame"], chunk.get("seek_pts"))
     execution = Execution(threads=threads, audio=False)
     want = chunk["end_frame"] - chunk["start_frame"]
     rate_offset = chunk.get("rate_offset")  # the job's CRF rate fit (runner._fit_rate), or None
-    report = run(input_path, out_path, s, chunk=span, execution=execution, rate_offset=rate_offset)
-    seeked = span.seeks
-    if report.output.frames != want and seeked:
-        # the seek landed badly (a container whose index lies): decode from the start instead
-        report = run(input_path, out_path, s, chunk=dataclasses.replace(span, seek_pts=None), execution=execution,
-                     rate_offset=rate_offset)
-        seeked = False
+
+    def encode(sp):
+        r = run(input_path, out_path, s, chunk=sp, execution=execution, rate_offset=rate_offset,
+                first_pass_dir=pass1_dir)
+        return r, r.output.frames
+
+    report, seeked = _with_seek_fallback(encode, span, want)
     if report.output.frames != want:
         raise SemcodecError(f"chunk {chunk['index']}: encoded {report.output.frames} frames, expected {want}")
     return {"index": chunk["index"], "frames": want, "seconds": round(time.perf_counter() - t0, 3),
@@ -90,11 +109,61 @@ def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dic
             "crf": shot.crf if shot else None, "target": shot.to_json() if shot else None}
 
 
+def first_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: dict, threads: int | None = 1) -> dict:
+    """Pass 1 of a two-pass chunk; its statistics, maps and cuts end up in `folder` (written into a temp
+    folder beside it and renamed). Returns the manifest's record: the folder's name and each file's sha256."""
+    from semcodec.parallel.index import sha256_file
+    from semcodec.pipeline import Execution, first_pass
+
+    t0 = time.perf_counter()
+    s, span = _chunk_job(settings_dict, chunk, chunk.get("bitrate"))
+    want = chunk["end_frame"] - chunk["start_frame"]
+    parent, name = os.path.split(folder)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
+    try:
+        def encode(sp):
+            r = first_pass(input_path, tmp, s, chunk=sp, execution=Execution(threads=threads, audio=False))
+            return r, r.frames
+
+        result, _ = _with_seek_fallback(encode, span, want)
+        if result.frames != want:
+            raise SemcodecError(f"chunk {chunk['index']}: first pass saw {result.frames} frames, expected {want}")
+        files = {n: sha256_file(os.path.join(tmp, n)) for n in sorted(os.listdir(tmp))}
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"index": chunk["index"], "seconds": round(time.perf_counter() - t0, 3), "host": os.uname().nodename,
+            "dir": name, "files": files}
+
+
 def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict,
-                       threads: int | None = 1, target: dict | None = None, search=None) -> tuple[dict, bytes]:
-    """Ray task body: encode into a local temp file and return (result, bytes)."""
+                       threads: int | None = 1, target: dict | None = None, search=None,
+                       pass1_files: dict | None = None) -> tuple[dict, bytes]:
+    """Ray task body: encode into a local temp file and return (result, bytes); `pass1_files`: the chunk's
+    first-pass folder as {name: bytes} (first_pass_chunk_bytes), pass 2 only."""
     with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
         out = os.path.join(d, f"chunk{suffix}")
-        res = encode_chunk(input_path, out, settings_dict, chunk, threads, target, search)
+        pass1_dir = None
+        if pass1_files is not None:
+            pass1_dir = os.path.join(d, "pass1")
+            os.mkdir(pass1_dir)
+            for name, data in pass1_files.items():
+                with open(os.path.join(pass1_dir, os.path.basename(name)), "wb") as f:
+                    f.write(data)
+        res = encode_chunk(input_path, out, settings_dict, chunk, threads, target, search, pass1_dir)
         with open(out, "rb") as f:
             return res, f.read()
+
+
+def first_pass_chunk_bytes(input_path: str, settings_dict: dict, chunk: dict,
+                           threads: int | None = 1) -> tuple[dict, dict]:
+    """Ray task body: first_pass_chunk into a local temp folder; returns (record, {name: bytes})."""
+    with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
+        folder = os.path.join(d, "pass1")
+        res = first_pass_chunk(input_path, folder, settings_dict, chunk, threads)
+        files = {}
+        for name in res["files"]:
+            with open(os.path.join(folder, name), "rb") as f:
+                files[name] = f.read()
+        return res, files

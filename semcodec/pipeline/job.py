@@ -3,6 +3,8 @@ the encode loop, and say what happened in an EncodeReport."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import shutil
@@ -20,7 +22,7 @@ from semcodec.encoding.qpmap import strength_in_qp
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.reader import StreamInfo, probe
-from semcodec.io.writer import atomic_output, check_output_path, container_format
+from semcodec.io.writer import atomic_output, check_output_path, container_format, write_json
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, run_pass
 from semcodec.pipeline.planner import FramePlanner
@@ -35,8 +37,9 @@ log = logging.getLogger("semcodec")
 class _Job:
     def __init__(self, input_path: str, output_path: str, s: EncodeSettings, plan: ShotPlan | None,
                  chunk: ChunkRange, execution: Execution, rate_offset: float | None = None,
-                 recording: MapRecording | None = None):
+                 recording: MapRecording | None = None, first_pass_dir: str | None = None):
         self.s = s
+        self.first_pass_dir = first_pass_dir
         self.recording = recording
         self.log_warnings = execution.log_warnings
         self.rate_offset = rate_offset
@@ -45,6 +48,8 @@ class _Job:
         self.warnings: list[str] = []
         info: StreamInfo = probe(input_path)
         caps = caps_for(s.codec)
+        if chunk.tail and not caps.forced_p:  # a dropped tail frame could be referenced: none
+            chunk = dataclasses.replace(chunk, tail=0)
         pix_fmt = encoder_pix_fmt(s.codec, info.bit_depth)
         prep = FramePreparer(info.width, info.height, pix_fmt)
         if prep.cropped:
@@ -176,6 +181,8 @@ class _Job:
         ctx = self.ctx
         if not self.rc.two_pass:
             return self._single_pass(tmp_out)
+        if self.first_pass_dir:
+            return self._second_pass(workdir, tmp_out)
         offsets = None
         if ctx.maps:
             shape = ctx.maps.planner.allocator.grid.shape
@@ -189,6 +196,45 @@ class _Job:
         finally:
             if offsets:
                 offsets.close()
+
+    def first_pass(self) -> PassResult:
+        """Pass 1 only, its statistics, maps and cuts kept in `first_pass_dir` for a later run's pass 2
+        (a chunked encode shares out its two-pass budget from every chunk's pass 1: semcodec.parallel.budget)."""
+        ctx, folder = self.ctx, self.first_pass_dir
+        ctx.stats_path = os.path.join(folder, STATS_NAME)
+        offsets = self._offset_log(folder, "wb")
+        try:
+            first = run_pass(ctx, 1, None, record_log=offsets)
+            _check_first_pass_stats(ctx.stats_path, first.frames)
+            if offsets:
+                offsets.rewind()
+        finally:
+            if offsets:
+                offsets.close()
+        write_json(os.path.join(folder, CUTS_NAME), {"cuts": ctx.policy.keyframes()})
+        return first
+
+    def _second_pass(self, workdir: str, tmp_out: str) -> PassResult:
+        ctx, folder = self.ctx, self.first_pass_dir
+        ctx.stats_path = os.path.join(folder, STATS_NAME)
+        if ctx.chunk.tail and _kept_stats(ctx.stats_path, workdir, ctx.chunk.kept):
+            # pass 2 encodes the kept frames only: the tail served pass 1's lookahead (mb-tree/cu-tree offsets
+            # are read from the first pass), and with statistics of the kept frames alone the encoder plans
+            # its budget over exactly the frames the output keeps
+            ctx.stats_path = os.path.join(workdir, STATS_NAME)
+            ctx.chunk = dataclasses.replace(ctx.chunk, tail=0)
+        with open(os.path.join(folder, CUTS_NAME)) as f:
+            ctx.policy.preset(json.load(f)["cuts"])
+        offsets = self._offset_log(folder, "rb")
+        try:
+            return run_pass(ctx, 2, tmp_out, replay_log=offsets)
+        finally:
+            if offsets:
+                offsets.close()
+
+    def _offset_log(self, folder: str, mode: str) -> OffsetLog | None:
+        maps = self.ctx.maps
+        return OffsetLog(folder, maps.planner.allocator.grid.shape, self.ctx.caps.block, mode) if maps else None
 
     def _single_pass(self, tmp_out: str) -> PassResult:
         """One pass; a probe encode with a recording replays its maps and cuts, or records them."""
@@ -224,10 +270,14 @@ class _Job:
         return EncodeReport(
             input=info, output=output, settings=self.s, rate_control=self.rc.describe(),
             preset=str(self.s.preset or ctx.caps.default_preset), roi=self.roi,
-            shots_method=ctx.policy.method, keyframes_at=ctx.policy.keyframes(), timings=timings,
+            shots_method=ctx.policy.method, keyframes_at=self._keyframes(), timings=timings,
             plan_decisions=self.plan.decisions if self.plan else None,
             text=self.text.report() if self.text is not None else None,
             packets=st.packets, corrupt_packets=st.bad_packets, warnings=self.warnings)
+
+    def _keyframes(self) -> list[int]:
+        kept = self.ctx.chunk.kept
+        return [k for k in self.ctx.policy.keyframes() if kept is None or k < kept]  # not the dropped tail's
 
     def _roi_details(self) -> None:
         maps = self.ctx.maps
@@ -262,6 +312,45 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
                            keyframes)
 
 
+STATS_NAME = "rc.stats"  # x264/x265 add .mbtree / .cutree beside it
+CUTS_NAME = "cuts.json"
+
+
+def _kept_stats(stats: str, workdir: str, kept: int) -> bool:
+    """Copy x264/x265 first-pass statistics into `workdir` without the frames past `kept` (the chunk's tail;
+    with its last kept frame a P-frame they are the last in coding order), with the mb-tree/cu-tree file
+    beside them. False (nothing copied) when the kept frames are not exactly the first ones coded."""
+    with open(stats, encoding="ascii", errors="replace") as f:
+        lines = f.readlines()
+    frames = [ln for ln in lines if ln.startswith("in:")]
+    head = [ln for ln in lines if not ln.startswith("in:")]
+    order = [(int(ln.split()[0][3:]), int(ln.split()[1][4:])) for ln in frames]  # (display, coded)
+    keep = [ln for ln, (_, coded) in zip(frames, order) if coded < kept]
+    if sorted(d for d, c in order if c < kept) != list(range(kept)):
+        return False
+    with open(os.path.join(workdir, STATS_NAME), "w", encoding="ascii") as f:
+        f.writelines(head + keep)
+    for ext in (".mbtree", ".cutree"):
+        if os.path.exists(stats + ext):
+            shutil.copyfile(stats + ext, os.path.join(workdir, STATS_NAME + ext))
+    return True
+
+
+def first_pass(input_path: str, folder: str, settings: EncodeSettings, *, chunk: ChunkRange | None = None,
+               execution: Execution | None = None) -> PassResult:
+    """Run pass 1 of a two-pass encode and keep what pass 2 needs in `folder` (x264/x265 statistics, the
+    maps, the cuts): `run(..., first_pass_dir=folder)` then encodes pass 2 only, at any bitrate."""
+    settings.validate()
+    if not settings.rate_control().two_pass:
+        raise UsageError("first_pass() is for two-pass encodes")
+    job = _Job(input_path, os.path.join(folder, "pass1.mp4"), settings, None, chunk or ChunkRange(),
+               execution or Execution(), first_pass_dir=folder)
+    try:
+        return job.first_pass()
+    except av.error.FFmpegError as exc:
+        raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
+
+
 def _check_first_pass_stats(path: str, frames: int) -> None:
     """x264/x265 write their first-pass statistics with unchecked stdio calls: on a full TMPDIR the file is
     short and the second pass silently encodes without them. One 'in:' line per frame, or a clear error."""
@@ -278,7 +367,7 @@ def _check_first_pass_stats(path: str, frames: int) -> None:
 def run(input_path: str, output_path: str, settings: EncodeSettings | None = None, *,
         plan: ShotPlan | None = None, chunk: ChunkRange | None = None,
         execution: Execution | None = None, rate_offset: float | None = None,
-        recording: MapRecording | None = None) -> EncodeReport:
+        recording: MapRecording | None = None, first_pass_dir: str | None = None) -> EncodeReport:
     """Encode `input_path` to `output_path` and return the typed report (`encode` returns its JSON).
 
     Args:
@@ -290,6 +379,7 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
         rate_offset: a whole-frame QP offset for every map, already fitted (chunks of a parallel encode
             get the job's); None: fitted here when CRF rate neutrality asks for it (semcodec.pipeline.ratefit).
         recording: a probe encode's maps and cuts: recorded when empty, replayed (at `rate_offset`) when not.
+        first_pass_dir: a two-pass encode whose pass 1 `first_pass()` ran into this folder: pass 2 only.
 
     Returns:
         The EncodeReport.
@@ -307,7 +397,7 @@ def run(input_path: str, output_path: str, settings: EncodeSettings | None = Non
             raise SemcodecError("--save-maps path is the output path")
     try:
         return _Job(input_path, output_path, settings, plan, chunk or ChunkRange(), execution or Execution(),
-                    rate_offset, recording).run()
+                    rate_offset, recording, first_pass_dir).run()
     except av.error.FFmpegError as exc:  # anything FFmpeg refuses mid-run, as one line
         raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
 

@@ -41,11 +41,11 @@ class OffsetLog:
     """Per-frame QpMaps written in pass 1 and read back in pass 2, so a long video does not keep its maps
     in memory."""
 
-    def __init__(self, folder: str, shape: tuple[int, int], block: int):
+    def __init__(self, folder: str, shape: tuple[int, int], block: int, mode: str = "wb"):
         self.path = os.path.join(folder, "offsets.bin")
         self.shape, self.block = shape, block
         self.size = shape[0] * shape[1]
-        self._f = open(self.path, "wb")  # noqa: SIM115 - lives across both passes, closed in close()
+        self._f = open(self.path, mode)  # noqa: SIM115 - lives across both passes, closed in close()
 
     def write(self, qp: QpMap) -> None:
         try:
@@ -143,6 +143,7 @@ class PassResult:
     key_bytes: int = 0  # of those, in keyframes
     key_frames: int = 0
     first_packet_bytes: int = 0  # the first packet in decode order: the IDR that opens the output
+    tail_bytes: int = 0  # encoded past a chunk's end and dropped (ChunkRange.tail)
     first_pts: int | None = None
     last_pts: int | None = None
     stats: DecodeStats = field(default_factory=DecodeStats)
@@ -162,9 +163,13 @@ class _Muxer:
         self.out, self.copies, self.result = out, copies, result
         self.pending: list = []
         self.started = False
+        self.cutoff: int | None = None  # pts of a chunk's first tail frame: it and later ones are dropped
 
     def video(self, packets) -> None:
         for packet in packets:
+            if self.cutoff is not None and packet.pts is not None and packet.pts >= self.cutoff:
+                self.result.tail_bytes += packet.size
+                continue
             if not self.result.video_bytes:
                 self.result.first_packet_bytes = packet.size
             self.result.video_bytes += packet.size
@@ -320,7 +325,8 @@ def _input_frames(ctx: PassContext, inp, result: PassResult, muxer: _Muxer, copi
         if last_pts is not None and pts <= last_pts:
             pts = last_pts + 1  # encoders need strictly increasing timestamps
         ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
-        result.last_pts = pts
+        if chunk.kept is None or decoded < chunk.kept:
+            result.last_pts = pts
         if result.first_pts is None:
             result.first_pts = pts
         yield ef, decoded
@@ -348,19 +354,21 @@ def run_pass(ctx: PassContext, pass_no: int, out_path: str | None,
 
         def encode_next() -> None:
             ef, index, qp = planned.pop()
-            # decoded frames carry the source's picture types; passed on, every source I-frame (every frame
-            # of an intra-only input) would become an encoder keyframe
-            ef.pict_type = PictureType.I if ctx.policy.is_keyframe(index) else PictureType.NONE
+            ef.pict_type = _picture_type(ctx, index)
             if qp is not None:
                 ctx.maps.attacher.attach(ef, qp.regions(ctx.prep.width, ctx.prep.height, ctx.maps.qp_range))
                 ctx.maps.stats.append(qp.stats())
             muxer.video(vout.encode(ef))
             muxer.header_written()
-            result.frames += 1
-            bar.update(1)
+            if kept is None or index < kept:
+                result.frames += 1
+                bar.update(1)
 
+        kept = ctx.chunk.kept if ctx.chunk.tail else None
         try:
             for ef, index in _input_frames(ctx, inp, result, muxer, copies, vout, writes=out_path is not None):
+                if index == kept:
+                    muxer.cutoff = ef.pts  # the first tail frame: from here on encoded for the lookahead only
                 planned.push(ef, index)
                 while planned.ready:
                     encode_next()
@@ -373,6 +381,17 @@ def run_pass(ctx: PassContext, pass_no: int, out_path: str | None,
         muxer.video(vout.encode(None))
         muxer.finish()
     return result
+
+
+def _picture_type(ctx: PassContext, index: int) -> PictureType:
+    """Decoded frames carry the source's picture types; passed on, every source I-frame (every frame of an
+    intra-only input) would become an encoder keyframe. A chunk with a tail ends on a forced P-frame: no kept
+    B-frame then references a tail frame that the join drops."""
+    if ctx.policy.is_keyframe(index):
+        return PictureType.I
+    if ctx.chunk.tail and index == ctx.chunk.kept - 1:
+        return PictureType.P
+    return PictureType.NONE
 
 
 def _audio_streams(ctx: PassContext, inp, out) -> dict:

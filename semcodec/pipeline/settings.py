@@ -103,10 +103,19 @@ class ChunkRange:
     start_frame: int = 0
     end_frame: int | None = None
     seek_pts: int | None = None  # pts of start_frame (input video time base): seek there, not decode from 0
+    # frames past end_frame that are encoded and then dropped: the encoder's lookahead and rate control see
+    # the video go on, so the chunk's last frames are not starved as at the end of a stream (the frame before
+    # them is forced to P, so no kept frame references a dropped one). x264/x265 only
+    tail: int = 0
 
     @property
     def ranged(self) -> bool:
         return bool(self.start_frame) or self.end_frame is not None
+
+    @property
+    def kept(self) -> int | None:
+        """Frames of the chunk that reach the output (None: all)."""
+        return None if self.end_frame is None else self.end_frame - self.start_frame
 
     @property
     def seeks(self) -> bool:
@@ -114,7 +123,7 @@ class ChunkRange:
 
     def done(self, decoded: int) -> bool:
         """True once `decoded` frames of this range are in."""
-        return self.end_frame is not None and self.start_frame + decoded >= self.end_frame
+        return self.end_frame is not None and self.start_frame + decoded >= self.end_frame + self.tail
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""Two-pass budgets for chunks from every chunk's first pass: the share of the target each chunk would get
+in one two-pass encode of the whole video.
+
+x264 and x265 spend a two-pass budget at (close to) one rate factor: with mb-tree/cu-tree on, every frame's
+quantiser scale is the same constant, times a fixed factor for I- and B-frames, and the first pass tells
+how many bits each frame costs at its own first-pass scale. A frame's bits at another scale q follow both
+encoders' own model: (texture + motion bits) * (q_pass1 / q) ** 1.1 + the rest. One constant for the whole
+video that spends the target over the frames the output keeps gives each chunk its bits; a chunk's pass 2
+then spends them at that same constant, instead of each chunk finding its own from a guessed split (the
+input's bytes per chunk), which left whole chunks 2 dB apart (benchmarks/chunk_joins.py)."""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from semcodec.errors import SemcodecError
+
+# quantiser-scale ratios of I and B frames to P frames: x264's and x265's defaults (ipratio, pbratio)
+_TYPE_SCALE = {"I": 1 / 1.4, "P": 1.0, "B": 1.3}
+_FIELD = re.compile(r"(\w[\w-]*):(\S+)")
+
+
+@dataclass(frozen=True)
+class FrameCost:
+    frame: int  # display index in the encode that wrote the statistics
+    kind: str  # I, P or B
+    qscale: float  # the first pass's quantiser scale
+    scaled_bits: float  # texture + motion bits: scale with the quantiser
+    fixed_bits: float  # headers and the rest
+
+    def bits(self, q: float) -> float:
+        return self.scaled_bits * (self.qscale / (q * _TYPE_SCALE[self.kind])) ** 1.1 + self.fixed_bits
+
+
+def qp_to_qscale(qp: float) -> float:
+    return 0.85 * 2.0 ** ((qp - 12.0) / 6.0)  # x264/x265 qp2qscale
+
+
+def read_stats(path: str) -> list[FrameCost]:
+    """One FrameCost per frame line of an x264 or x265 first-pass statistics file."""
+    out = []
+    try:
+        with open(path, encoding="ascii", errors="replace") as f:
+            for line in f:
+                if not line.startswith("in:"):
+                    continue
+                d = dict(_FIELD.findall(line))
+                out.append(FrameCost(int(d["in"]), d["type"].upper()[:1], qp_to_qscale(float(d["q"])),
+                                     float(d["tex"]) + float(d["mv"]), float(d["misc"])))
+    except (OSError, KeyError, ValueError) as exc:
+        raise SemcodecError(f"cannot read first-pass statistics {path}: {exc}") from None
+    if not out or any(c.kind not in _TYPE_SCALE for c in out):
+        raise SemcodecError(f"first-pass statistics {path} hold no usable frames")
+    return out
+
+
+def _kept_bits(chunks: list[list[FrameCost]], kept: list[int], q: float) -> float:
+    return sum(c.bits(q) for frames, k in zip(chunks, kept) for c in frames if c.frame < k)
+
+
+def chunk_bitrates(chunks: list[list[FrameCost]], kept: list[int], kept_s: list[float],
+                   target_bits: float) -> tuple[list[int], float]:
+    """Pass-2 bitrates (bits per second of each chunk's kept frames, the first `kept[i]` of chunk i; its
+    pass 2 encodes those alone) that spend `target_bits` over all kept frames at one quantiser scale.
+    Returns (bitrates, scale)."""
+    lo, hi = 1e-4, 1e5  # quantiser scales far beyond QP 0..69
+    fixed = sum(c.fixed_bits for frames, k in zip(chunks, kept) for c in frames if c.frame < k)
+    if target_bits <= fixed:
+        q = hi
+    else:
+        for _ in range(100):  # bisection in log scale: bits fall as q grows
+            q = math.sqrt(lo * hi)
+            if _kept_bits(chunks, kept, q) > target_bits:
+                lo = q
+            else:
+                hi = q
+        q = math.sqrt(lo * hi)
+    rates = [max(1000, int(round(_kept_bits([frames], [k], q) / max(1e-6, s))))
+             for frames, k, s in zip(chunks, kept, kept_s)]
+    return rates, q
