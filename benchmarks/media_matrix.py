@@ -14,7 +14,8 @@ display rotation, judged by the FFmpeg 9 binary of imageio-ffmpeg (independent o
 
 The source is cut from his_girl_friday_1940_dialogue.mp4 (in-sample: every clip in ../shared/videos is):
 320x240 pixels shown with a 4:3 SAR (as 426.7x240), BT.709 tags, rotated 90 degrees, audio as 16-bit PCM in
-.mov (copied into .mkv, re-encoded to AAC for .mp4/.mov). Writes benchmarks/results/media_matrix.json and .md.
+.mov (copied into .mkv, re-encoded to AAC for .mp4/.mov); then the same clip made 10-bit, into .mkv, for the bit
+depth. Writes benchmarks/results/media_matrix.json and .md.
 """
 from __future__ import annotations
 
@@ -51,12 +52,12 @@ CONTAINERS = (".mp4", ".mkv", ".mov")
 SR = 48000
 
 
-def make_source(dst: str, seconds: float) -> None:
+def make_source(dst: str, seconds: float, pix_fmt: str = "yuv420p") -> None:
     """The first `seconds` of CLIP at 320x240, SAR 4:3, BT.709, rotation 90, audio as PCM (48 kHz) in .mov."""
     with av.open(os.path.join(VIDEOS, CLIP)) as inp, av.open(dst, "w", format="mov") as out:
         vin = inp.streams.video[0]
         vs = out.add_stream("libx264", rate=vin.average_rate)
-        vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
+        vs.width, vs.height, vs.pix_fmt = 320, 240, pix_fmt
         cc = vs.codec_context
         cc.sample_aspect_ratio = Fraction(4, 3)
         cc.color_range, cc.colorspace, cc.color_primaries, cc.color_trc = 1, 1, 1, 1  # tv, bt709 x3
@@ -70,7 +71,7 @@ def make_source(dst: str, seconds: float) -> None:
             if t >= seconds:
                 continue
             if isinstance(frame, av.VideoFrame):
-                f = frame.reformat(width=320, height=240, format="yuv420p")
+                f = frame.reformat(width=320, height=240, format=pix_fmt)
                 f.pts, f.time_base = frame.pts, frame.time_base
                 out.mux(vs.encode(f))
             else:
@@ -172,18 +173,23 @@ def encode_one(src: str, out: str, codec: str, chunked: bool, roi: str) -> tuple
     return None, time.perf_counter() - t0
 
 
-def run_matrix(src: str, work: str, roi: str) -> list[dict]:
-    _, audio_md = audio_md5(src)
-    facts = {"frames": decode_report(src)[1], "pts": video_pts(src), "picture": picture(src), "audio_md5": audio_md}
+def source_facts(src: str) -> dict:
+    return {"frames": decode_report(src)[1], "pts": video_pts(src), "picture": picture(src),
+            "audio_md5": audio_md5(src)[1]}
+
+
+def run_matrix(src: str, work: str, roi: str, containers=CONTAINERS, label: str = "") -> list[dict]:
+    facts = source_facts(src)
     rows = []
     for codec in CODECS:
-        for ext in CONTAINERS:
+        for ext in containers:
             single = None
             for chunked in (False, True):
-                out = os.path.join(work, f"{codec}_{'w2' if chunked else 'single'}{ext}")
+                out = os.path.join(work, f"{codec}_{'w2' if chunked else 'single'}{label.replace(' ', '_')}{ext}")
                 refused, wall = encode_one(src, out, codec, chunked, roi)
-                row = {"codec": codec, "container": ext[1:], "mode": "--workers 2" if chunked else "single piece",
-                       "refused": refused, "wall_s": round(wall, 2)}
+                row = {"codec": codec, "container": ext[1:], "source": label or "8-bit",
+                       "mode": "--workers 2" if chunked else "single piece", "refused": refused,
+                       "wall_s": round(wall, 2)}
                 if refused is None:
                     row.update(measure(src, out, facts, single))
                     single = single or out
@@ -204,9 +210,14 @@ def markdown(res: dict) -> str:
              "the single-piece one.", "",
              "| codec | container | mode | decode | frames | exact pts | SAR | colour | rotation | pix fmt | audio | "
              "VMAF vs source | VMAF w2/1 |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    if any(r.get("source") == "10-bit" for r in res["rows"]):
+        lines[2] += (" The last rows encode the same clip made 10-bit (yuv420p10le) into .mkv: the pixel format column "
+                     "shows what came out (PyAV's libvpx is built without high bit depth: VP9 comes out 8-bit, with a "
+                     "warning).")
     ok = {True: "yes", False: "**no**"}
     for r in res["rows"]:
-        head = f"| {r['codec']} | {r['container']} | {r['mode']} |"
+        src10 = ", 10-bit source" if r.get("source") == "10-bit" else ""
+        head = f"| {r['codec']} | {r['container']} | {r['mode']}{src10} |"
         if r["refused"]:
             lines.append(f"{head} refused up front: {r['refused']} |" + " |" * 9)
             continue
@@ -234,6 +245,9 @@ def main() -> int:
         make_source(src, args.seconds)
         source = {"frames": decode_report(src)[1], "picture": picture(src), "audio": audio_md5(src)[0]}
         rows = run_matrix(src, work, args.roi)
+        src10 = os.path.join(work, "source10.mov")
+        make_source(src10, args.seconds, "yuv420p10le")
+        rows += run_matrix(src10, work, args.roi, containers=(".mkv",), label="10-bit")
     version = re.search(r"ffmpeg version (\S+)", _ff("-version").stdout)
     res = {"schema": "semcodec.media_matrix/1", "seconds": args.seconds, "roi": args.roi, "clip": CLIP,
            "source": source, "ffmpeg": version.group(1) if version else "?", "pyav": av.__version__,
