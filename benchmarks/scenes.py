@@ -60,8 +60,8 @@ def sample_ranges(path: str, ranges: list[tuple[int, int]]) -> list[list]:
     tw, th = max(2, aw // 4 * 2), max(2, ah // 4 * 2)
     step = max(1, int(round(fps / SAMPLE_FPS)))
     faces, text, people = FaceAnalyzer(), TextAnalyzer(), PeopleAnalyzer()
-    faces.load()
-    people.load()
+    for analyzer in (faces, text, people):
+        analyzer.load()
     sampler = SceneSampler(faces, text, fps, people)
     out: list[list] = [[] for _ in ranges]
     prev, n = None, 0

@@ -1,17 +1,23 @@
 """Analyzers on real images: faces (CenterFace on a real photo), text, motion, saliency, fusion."""
+import os
+import sys
+
+import av
 import cv2
 import numpy as np
 import pytest
 from skimage import data as skdata
 
-from conftest import face_box_in_clip, face_frames, face_mask, textured_frames
+from conftest import face_box_in_clip, face_frames, face_mask, texture_image, textured_frames
 from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.fusion import ANALYZERS, ImportanceMapper, analysis_size, build_analyzers
 from semcodec.analysis.motion import MotionAnalyzer
 from semcodec.analysis.saliency import SaliencyAnalyzer
-from semcodec.analysis.text import TextAnalyzer
+from semcodec.analysis.text import TextAnalyzer, TextResult, covered_area, tag_words
 from semcodec.errors import SemcodecError
+
+VIDEOS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "shared", "videos")
 
 
 def frame_of(rgb: np.ndarray, index: int = 0) -> AnalysisFrame:
@@ -115,6 +121,63 @@ def test_no_text_without_text(background):
     det = ta.analyze(gray_frame(g))
     assert det.regions == []
     assert det.heat.shape == (TH, TW) and det.heat.max() == 0
+
+
+def test_text_read_recognises_the_caption():
+    ta = TextAnalyzer()
+    assert ta.load(), ta.reason
+    assert ta.backend.startswith("rapidocr")
+    g, box = caption_frame("gradient")
+    res = ta.read(cv2.cvtColor(g, cv2.COLOR_GRAY2RGB))
+    assert len(res.boxes) == 1 and res.words[0].startswith("Breaking news") and res.scores[0] > 0.9
+    x0, y0, x1, y1 = res.boxes[0]
+    assert x0 >= box[0] - 0.03 and y0 >= box[1] - 0.05 and x1 <= box[2] + 0.03 and y1 <= box[3] + 0.05
+    assert res.area == pytest.approx(covered_area(res.boxes)) and 0.03 < res.area < 0.15
+    assert tag_words([res]) == [res.words[0]]
+
+
+def test_no_text_on_texture():
+    ta = TextAnalyzer()
+    ta.load()
+    res = ta.read(texture_image(TH, TW))
+    assert res.boxes == () and res.words == () and res.area == 0
+
+
+def test_tag_words_keep_confident_latin_words():
+    """What the recogniser made of ornaments on Tears of Steel frames ('中', 'MGA' at 0.56, '3') is no tag."""
+    r = TextResult(((0, 0, 0.1, 0.1),) * 6, ("中", "MGA", "3", "TAXI", "a1", "H.264/AVC Standard"),
+                   (0.83, 0.56, 0.98, 0.99, 0.99, 0.9), 0.1)
+    assert tag_words([r]) == ["TAXI", "H.264/AVC Standard"]
+
+
+def test_covered_area_is_the_union():
+    assert covered_area([]) == 0
+    assert covered_area([(0, 0, 0.5, 0.5), (0.25, 0.25, 0.5, 0.5)]) == pytest.approx(0.25)
+    assert covered_area([(0, 0, 1, 1)]) == 1
+
+
+def test_text_unavailable_without_rapidocr(monkeypatch):
+    monkeypatch.setitem(sys.modules, "rapidocr_onnxruntime", None)  # import fails as if not installed
+    ta = TextAnalyzer()
+    assert ta.load() is False and "rapidocr-onnxruntime is not installed" in ta.reason
+    with pytest.raises(SemcodecError, match="analyzer 'text' cannot run: rapidocr-onnxruntime"):
+        ImportanceMapper(build_analyzers("text"), required=True)
+
+
+@pytest.mark.release
+def test_text_on_a_real_sign():
+    """The bikes clip's taxi sign: found and read from the 320 px analysis frame, as the encoder sees it."""
+    path = os.path.join(VIDEOS, "bikes_street_edit_scenecuts.mp4")
+    if not os.path.exists(path):
+        pytest.skip(f"{path} not found")
+    with av.open(path) as c:
+        rgb = next(f for i, f in enumerate(c.decode(video=0)) if i == 75).to_ndarray(format="rgb24")
+    ta = TextAnalyzer()
+    ta.load()
+    res = ta.read(cv2.resize(rgb, analysis_size(640, 272), interpolation=cv2.INTER_AREA))
+    assert "TAXI" in res.words
+    x0, y0, x1, y1 = res.boxes[res.words.index("TAXI")]
+    assert (x0 * 640, y0 * 272, x1 * 640, y1 * 272) == pytest.approx((300, 140, 493, 178), abs=30)  # hand-made box
 
 
 # ---- motion --------------------------------------------------------------------------------------

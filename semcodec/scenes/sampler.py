@@ -7,6 +7,7 @@ import numpy as np
 
 from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.people import count_people
+from semcodec.analysis.text import TextResult
 from semcodec.scenes.features import FrameFeatures, drawn_face, measure
 from semcodec.scenes.motion import pair_motion
 
@@ -16,20 +17,32 @@ def _area(box) -> float:
 
 
 class SceneSampler:
-    """Measures sampled frames. `faces`, `text` and `people` are loaded analyzers (faces and people may be
-    unavailable; without the person model the real faces are the people); faces run on every other sample
-    (the costliest step; faces move little) and are held in between."""
+    """Measures sampled frames. `faces`, `text` and `people` are loaded analyzers (any may be unavailable;
+    without the person model the real faces are the people); faces and text run on every other sample (the
+    costliest steps; faces and on-screen text move little) and are held in between. What the text analyzer
+    read is kept in `read` as (frame, time, TextResult)."""
 
     def __init__(self, faces, text, fps: float, people=None):
         self.faces, self.text, self.fps, self.people = faces, text, fps, people
         self.face_regions: list = []
+        self.last_text = TextResult((), (), (), 0.0)
+        self.read: list[tuple[int, float, TextResult]] = []
         self._count = 0
 
-    def __call__(self, af: AnalysisFrame, prev_tiny: np.ndarray | None, tiny: np.ndarray) -> FrameFeatures:
+    def text_turn(self) -> bool:
+        """Whether the next sample runs the text analyzer (callers make its larger copy only then)."""
+        return self.text.available and self._count % 2 == 0
+
+    def __call__(self, af: AnalysisFrame, prev_tiny: np.ndarray | None, tiny: np.ndarray,
+                 text_rgb: np.ndarray | None = None) -> FrameFeatures:
         """Measure `af` (analysis size); `prev_tiny`/`tiny` are the previous and this frame's small grey
-        views for motion (None when there is no previous frame)."""
+        views for motion (None when there is no previous frame); `text_rgb`, where given, is a larger copy
+        of the frame for reading text (default: the analysis frame)."""
         rgb, gray = af.color(), af.gray
         f = measure(rgb, gray)
+        if self.text_turn():
+            self.last_text = self.text.read(text_rgb if text_rgb is not None else rgb)
+            self.read.append((af.index, af.time, self.last_text))
         if self.faces.available and self._count % 2 == 0:
             self.face_regions = self.faces.analyze(af).regions
         self._count += 1
@@ -41,7 +54,7 @@ class SceneSampler:
             f.people, f.people_area = count_people(seen, [r.box for r in real]), seen.area
         else:
             f.people = f.faces
-        f.text_area = float(sum(_area(r.box) for r in self.text.analyze(af).regions))
+        f.text_area = self.last_text.area
         if prev_tiny is not None:
             pm = pair_motion(prev_tiny, tiny)
             f.motion, f.camera_motion, f.motion_valid = pm.moving, pm.camera, pm.valid

@@ -237,7 +237,7 @@ def _shot_regions(af, measurements: dict, faces, text, objects, people=None) -> 
     if people is not None and people.available:
         face_boxes = [r.box for r in regions]
         regions += [semz.Region("person", tuple(b)) for b in person_boxes(people.segment(af), face_boxes)][:8]
-    if measurements.get("text_area", 0) > 0.01:  # the stroke detector fires on texture now and then
+    if text.available and measurements.get("text_area", 0) > 0.002:  # the shot had text on its sampled frames
         regions += [semz.Region("text", tuple(r.box)) for r in text.analyze(af).regions
                     if (r.box[2] - r.box[0]) * (r.box[3] - r.box[1]) > 0.002][:8]
     if objects is not None:
@@ -257,8 +257,8 @@ def _shot_entries(shots_json: list[dict], plan: list[list[int]], kept: dict, kee
 
     (kw, kh), (gw, gh) = keep_size, guide_size
     faces, text, people = FaceAnalyzer(), TextAnalyzer(), PeopleAnalyzer()
-    faces.load()
-    people.load()
+    for analyzer in (faces, text, people):
+        analyzer.load()
     entries: list[semz.ShotEntry] = []
     chunk = 0
     for i, s in enumerate(shots_json):

@@ -18,7 +18,7 @@ from semcodec.analysis.base import AnalysisFrame
 from semcodec.analysis.faces import FaceAnalyzer
 from semcodec.analysis.fusion import analysis_size
 from semcodec.analysis.people import PeopleAnalyzer
-from semcodec.analysis.text import TextAnalyzer
+from semcodec.analysis.text import TextAnalyzer, tag_words
 from semcodec.frames import small_rgb
 from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
 from semcodec.progress import Progress
@@ -81,16 +81,20 @@ def _visual_tags(s: dict) -> list[tuple[str, float]]:
 
 class _Sampler:
     """The full measurement of a sampled frame (semcodec.scenes.sampler: statistics, faces, people, text,
-    motion from the frame before) and its keyframe candidate."""
+    motion from the frame before) and its keyframe candidate. Text is read from a larger copy (`text_size`, a
+    long side of 640) than the analysis frame."""
 
-    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, fps: float, people=None):
+    def __init__(self, aw: int, ah: int, tw: int, step: int, faces, text, fps: float, people=None,
+                 text_size: tuple[int, int] | None = None):
         self.aw, self.ah, self.tw, self.step = aw, ah, tw, step
         self.scene = SceneSampler(faces, text, fps, people)
+        self.text_size = text_size
 
     def __call__(self, frame, n: int, t: float, prev_tiny, tiny, state: _ShotState) -> None:
         rgb = small_rgb(frame, self.aw, self.ah)
         gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-        f = self.scene(AnalysisFrame(n, t, rgb, gray), prev_tiny, tiny)
+        big = small_rgb(frame, *self.text_size) if self.text_size and self.scene.text_turn() else None
+        f = self.scene(AnalysisFrame(n, t, rgb, gray), prev_tiny, tiny, text_rgb=big)
         state.features.append(f)
         importance = min(1.0, (1.0 if f.faces else 0.0) * 0.7 + min(f.text_area / 0.05, 1.0) * 0.3)
         if not visible(gray):
@@ -215,10 +219,11 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     step = max(1, int(round(fps / sample_fps)))
     tw, th = max(2, aw // 4 * 2), max(2, ah // 4 * 2)  # half the analysis size
     faces, text, people = FaceAnalyzer(), TextAnalyzer(), PeopleAnalyzer()
-    faces.load()
-    people.load()
+    for analyzer in (faces, text, people):
+        analyzer.load()
     shots = ShotDetector(fps=fps, method=shot_method)
-    sampler = _Sampler(aw, ah, tw, step, faces, text, fps, people)
+    sampler = _Sampler(aw, ah, tw, step, faces, text, fps, people,
+                       text_size=analysis_size(info.width - info.width % 2, info.height - info.height % 2, 640))
     states, clock, shown, stats = _decode(path, info, fps, shots, sampler, th, progress)
     n, end_time = clock.frames, clock.end
     shot_list = shots.shots(n, end_time, merge_short_last=True)  # too short to describe: part of the shot before
@@ -235,13 +240,15 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
                   "duration_s": round(end_time, 3), "start_time_s": round(clock.origin or 0.0, 4),
                   "rotation": shown.rotation, "sample_aspect_ratio": str(shown.sar or Fraction(1))},
         "scene_vocabulary": list(CLASSES),
-        "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}", "text": "stroke detector",
+        "analyzers": {"faces": faces.backend or f"unavailable: {faces.reason}",
+                      "text": text.backend or f"unavailable: {text.reason}",
                       "people": people.backend or f"unavailable: {people.reason}",
                       "motion": "within-shot global fit and residual", "shots": shot_method,
                       "scene": f"clip:{clip.name}" if clip else "embedded rules (semcodec/scenes/classify.py)"},
         "shots": out_shots,
-        "tags": _video_tags(out_shots) + [{"tag": t, "kind": "topic", "score": v}
-                                          for t, v in topic_tags((words or []) + [c.text for c in cues])],
+        "tags": _video_tags(out_shots) + [{"tag": t, "kind": "topic", "score": v} for t, v in
+                                          topic_tags((words or []) + [c.text for c in cues] + screen_words(sampler))],
+        "on_screen_text": on_screen_text(sampler),
         "keyframes": [{**c.to_json(), "shot": next(i for i, s in enumerate(shot_list)
                                                    if s.start_frame <= c.index < s.end_frame)} for c in chosen],
         "timings": {"total_s": round(time.perf_counter() - t0, 3), "fps": None},
@@ -251,6 +258,21 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
     }
     result["timings"]["fps"] = round(n / max(result["timings"]["total_s"], 1e-9), 1)
     return result, chosen
+
+
+def screen_words(sampler: _Sampler) -> list[str]:
+    """The confident words read on screen (semcodec.analysis.text.tag_words), each distinct string once."""
+    return list(dict.fromkeys(tag_words([r for _, _, r in sampler.scene.read])))
+
+
+def on_screen_text(sampler: _Sampler, limit: int = 50) -> list[dict]:
+    """Each distinct string read on screen, where it was first seen (all reads, not only tag-worthy ones)."""
+    seen: dict = {}
+    for n, t, r in sampler.scene.read:
+        for word, score in zip(r.words, r.scores):
+            if word and word not in seen:
+                seen[word] = {"text": word, "frame": n, "time": round(t, 3), "score": score}
+    return list(seen.values())[:limit]
 
 
 def plan_from_video(path: str, codec: str, progress: Progress | None = None):
