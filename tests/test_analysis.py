@@ -1,5 +1,6 @@
 """Analyzers on real images: faces (CenterFace on a real photo), text, motion, saliency, fusion."""
 import os
+import subprocess
 import sys
 
 import av
@@ -162,6 +163,17 @@ def test_text_unavailable_without_rapidocr(monkeypatch):
     assert ta.load() is False and "rapidocr-onnxruntime is not installed" in ta.reason
     with pytest.raises(SemcodecError, match="analyzer 'text' cannot run: rapidocr-onnxruntime"):
         ImportanceMapper(build_analyzers("text"), required=True)
+
+
+def test_text_analyzer_leaves_no_file_in_the_temp_folder(tmp_path):
+    """onnxruntime's telemetry writes a session file into TMPDIR unless switched off before its import."""
+    code = ("from semcodec.analysis.text import TextAnalyzer; t = TextAnalyzer(); assert t.load(), t.reason; "
+            "import numpy as np; t.read(np.zeros((90, 160, 3), np.uint8))")
+    env = {k: v for k, v in os.environ.items() if k != "ORT_DISABLE_TELEMETRY"}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=os.path.dirname(os.path.dirname(__file__)),
+                          env={**env, "TMPDIR": str(tmp_path)}, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.release

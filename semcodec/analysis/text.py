@@ -8,12 +8,17 @@ stride and its boxes are held in between (text on screen rarely moves); recognit
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections, Region
+
+# onnxruntime (1.32 on Linux) starts a telemetry client when it is imported, which writes a `.ses` session file
+# into the temporary folder and leaves it there; its own switch turns that off (it is read at import time)
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 Box = tuple[float, float, float, float]
 
