@@ -50,6 +50,9 @@ bench: setup
 	$(PY) benchmarks/standard.py --codec libx265
 	$(PY) benchmarks/shots_vs_pyscenedetect.py
 	$(PY) benchmarks/scenes.py
+	$(PY) benchmarks/people_roi.py
+	$(PY) benchmarks/text_detect.py
+	$(PY) benchmarks/analyzer_speed.py
 	$(PY) benchmarks/update_readme.py
 
 clean:

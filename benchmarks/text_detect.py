@@ -8,7 +8,7 @@ does (reduced to a long side of 320, `analysis`) or reduced from the source to t
 (`source`). Precision: the share of detected boxes with at least half their area inside the annotated text
 (annotations grown by 2 % of the frame, since detectors pad their boxes). Recall: the share of the annotated
 text area the detected boxes cover. False alarms: detected boxes on frames with no text. Timing: one thread,
-per frame, median. Writes benchmarks/results/text_detect.{json,md} and text_detect_sheet.png (annotations
+per frame, median. Writes benchmarks/results/text_detect.{json,md} and text_detect_sheet.jpg (annotations
 green, the default detector's boxes red). Skips cleanly when ../shared/videos is absent.
 """
 from __future__ import annotations
@@ -53,7 +53,7 @@ def methods() -> dict:
     """name -> (detector(rgb) -> normalised boxes, which input it gets)."""
     strokes = StrokeTextAnalyzer()
     strokes.load()
-    ocr = {side: TextAnalyzer(long_side=side) for side in (320, 640)}
+    ocr = {side: TextAnalyzer(long_side=side) for side in (320, 480, 640)}
     for a in ocr.values():
         assert a.load(), a.reason
 
@@ -63,6 +63,7 @@ def methods() -> dict:
 
     return {"strokes (old) 320": (stroke_boxes, "analysis"),
             "ocr 320": (ocr[320].detect, "analysis"),
+            "ocr 480 from analysis": (ocr[480].detect, "analysis"),
             DEFAULT: (ocr[640].detect, "analysis"),
             "ocr 640 from source": (ocr[640].detect, "source640")}
 
@@ -143,7 +144,7 @@ def contact_sheet(sheet: dict, path: str) -> None:
         row = [np.pad(t, ((0, hmax - t.shape[0]), (0, 0), (0, 0))) for t in row]
         row += [np.zeros((hmax, 400, 3), np.uint8)] * (cols - len(row))
         rows.append(np.hstack(row))
-    cv2.imwrite(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(path, cv2.cvtColor(np.vstack(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 def markdown(rows: dict) -> list[str]:
@@ -175,7 +176,7 @@ def main() -> int:
     rows, sheet = run(clips)
     out = os.path.join(HERE, "results")
     os.makedirs(out, exist_ok=True)
-    contact_sheet(sheet, os.path.join(out, "text_detect_sheet.png"))
+    contact_sheet(sheet, os.path.join(out, "text_detect_sheet.jpg"))
     with open(os.path.join(out, "text_detect.json"), "w") as f:
         json.dump({"schema": "semcodec.bench.text_detect/1", "grow": GROW, "default": DEFAULT, "results": rows}, f,
                   indent=1)

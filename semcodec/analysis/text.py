@@ -64,7 +64,7 @@ def tag_words(results: list[TextResult], min_score: float = MIN_WORD_SCORE) -> l
 class TextAnalyzer(Analyzer):
     name = "text"
     weight = 0.7
-    stride = 12  # about twice a second at 25 fps; boxes are held in between
+    stride = 24  # about once a second at 25 fps (the costliest analyzer: 60-140 ms a run); boxes held between
     description = "on-screen text (PP-OCRv4 detection from the rapidocr-onnxruntime wheel, Apache-2.0)"
 
     def __init__(self, long_side: int = DET_LONG_SIDE, threads: int = 1):
