@@ -41,8 +41,8 @@ FRAMES = scene_clips.FRAMES
 
 def sample_ranges(path: str, ranges: list[tuple[int, int]]) -> list[list]:
     """FrameFeatures of every sampled frame inside each [start, end) range of `path`, measured as the tagger
-    does (analysis size, faces, text, motion from the frame before). The first 3 frames of a range are
-    skipped: they may be the tail of a transition."""
+    does (analysis size, faces, text read from a 640 px copy, motion from the frame before). The first 3 frames
+    of a range are skipped: they may be the tail of a transition."""
     import cv2
 
     from semcodec.analysis.base import AnalysisFrame
@@ -57,6 +57,7 @@ def sample_ranges(path: str, ranges: list[tuple[int, int]]) -> list[list]:
     info = probe(path)
     fps = float(info.average_rate)
     aw, ah = analysis_size(info.width - info.width % 2, info.height - info.height % 2)
+    text_size = analysis_size(info.width - info.width % 2, info.height - info.height % 2, 640)  # as tag reads
     tw, th = max(2, aw // 4 * 2), max(2, ah // 4 * 2)
     step = max(1, int(round(fps / SAMPLE_FPS)))
     faces, text, people = FaceAnalyzer(), TextAnalyzer(), PeopleAnalyzer()
@@ -77,7 +78,8 @@ def sample_ranges(path: str, ranges: list[tuple[int, int]]) -> list[list]:
             tiny = cv2.cvtColor(small_rgb(frame, tw, th), cv2.COLOR_RGB2GRAY) if inside else None
             if hits:
                 rgb = small_rgb(frame, aw, ah)
-                f = sampler(AnalysisFrame(n, 0.0, rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), prev, tiny)
+                big = small_rgb(frame, *text_size) if sampler.text_turn() else None
+                f = sampler(AnalysisFrame(n, 0.0, rgb, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)), prev, tiny, big)
                 for k in hits:
                     out[k].append(f)
             prev, n = tiny, n + 1

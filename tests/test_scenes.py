@@ -147,3 +147,19 @@ def test_a_tie_is_not_named():
     label, conf, scores = classify(s, model)
     assert label == "other" and conf < 0.55 and scores["talking_head"] == scores["sports_action"]
     assert classify({**s, "motion": 0.0, "motion_p90": 0.0}, model)[0] == "talking_head"
+
+
+def test_only_text_that_reads_counts_as_text():
+    from semcodec.analysis.text import TextResult
+    from semcodec.scenes.sampler import read_text_area
+
+    fur = TextResult(((0.1, 0.1, 0.5, 0.5),), ("O",), (0.43,), 0.16)  # the detector on a cat's fur
+    pipes = TextResult(((0.2, 0.0, 0.6, 0.45),), ("",), (0.0,), 0.18)  # on organ pipes: nothing read
+    assert read_text_area(fur) == 0.0 and read_text_area(pipes) == 0.0
+    # a page: six boxes read, two more beyond the recognised ones count with them
+    page = TextResult(tuple((0.1, 0.1 * k, 0.9, 0.1 * k + 0.05) for k in range(8)),
+                      ("Overview of the", "Scalable", "Video", "Coding", "H.264", "AVC", "", ""),
+                      (0.97, 0.98, 0.6, 0.62, 0.9, 0.91, 0.0, 0.0), 0.32)
+    assert read_text_area(page) == pytest.approx(0.32, abs=0.02)
+    sign = TextResult(((0.4, 0.4, 0.5, 0.45), (0.0, 0.0, 0.5, 0.5)), ("TAXI", "K"), (0.95, 0.13), 0.25)
+    assert read_text_area(sign) == pytest.approx(0.005, abs=0.001)  # the word, not the texture beside it
