@@ -1,6 +1,7 @@
 """Short synthetic clips with an unambiguous scene class, for benchmarks/scenes.py and the tests.
 
-Real photos that ship inside installed wheels (scikit-image's data folder, matplotlib's sample data)
+Real photos that ship inside installed wheels (scikit-image's data folder, matplotlib's sample data,
+scikit-learn's sample images)
 filmed with a synthetic camera (pan, push-in, handheld shake; optionally a shallow depth of field made
 by blurring all but the subject), plus drawn screen content (slides, a scrolling document, a terminal, a
 UI window with a drawn face) and flat-colour cartoons. Each clip is encoded with x264 through PyAV, so
@@ -21,7 +22,12 @@ FRAMES = 75  # a labelled synthetic clip: 3 s
 
 
 def photo(name: str) -> np.ndarray:
-    """An RGB photo from an installed wheel: a scikit-image data name, or matplotlib's grace_hopper."""
+    """An RGB photo from an installed wheel: a scikit-image data name, matplotlib's grace_hopper, or one of
+    scikit-learn's two sample photos ('sklearn:flower', 'sklearn:china')."""
+    if name.startswith("sklearn:"):
+        from sklearn.datasets import load_sample_image
+
+        return np.ascontiguousarray(load_sample_image(name.split(":", 1)[1] + ".jpg"))
     if name == "grace_hopper":
         import matplotlib
 

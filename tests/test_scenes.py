@@ -163,3 +163,24 @@ def test_only_text_that_reads_counts_as_text():
     assert read_text_area(page) == pytest.approx(0.32, abs=0.02)
     sign = TextResult(((0.4, 0.4, 0.5, 0.45), (0.0, 0.0, 0.5, 0.5)), ("TAXI", "K"), (0.95, 0.13), 0.25)
     assert read_text_area(sign) == pytest.approx(0.005, abs=0.001)  # the word, not the texture beside it
+
+
+def test_grey_surfaces_in_colour_footage_are_paved_not_black_and_white():
+    rng = np.random.default_rng(0)
+    lot = np.clip(118 + rng.normal(0, 0.8, (180, 320, 1)), 0, 255).astype(np.uint8).repeat(3, axis=2)
+    cv2.line(lot, (0, 90), (319, 90), (235, 235, 235), 2)  # a lane marking
+    car = lot.copy()
+    cv2.rectangle(car, (140, 60), (170, 80), (200, 30, 30), -1)  # a red car: 1 % of the frame
+    empty, passing = measure(lot, _gray(lot)), measure(car, _gray(car))
+    assert empty.grey and passing.grey  # each frame alone looks black-and-white (mean saturation)
+    assert passing.coloured > 0.005 and empty.coloured == 0.0 and empty.paved > 0.8
+    s = summarize([empty, empty, passing])
+    assert s["grey"] == 0.0  # a coloured car once: colour footage of a grey scene
+    ev = evidence(s)
+    assert ev["vehicles_street"] > load_model()["other_level"] and ev["animation"] == 0.0
+    # black-and-white film never shows a coloured pixel: its grey flat areas are not paved
+    bw = cv2.resize(scene_clips.photo("camera"), (320, 180))
+    b = measure(bw, _gray(bw))
+    assert b.coloured == 0.0 and summarize([b, b])["grey"] == 1.0
+    assert evidence(summarize([b, b]))["vehicles_street"] == evidence({**summarize([b, b]), "paved": 0.0})[
+        "vehicles_street"]

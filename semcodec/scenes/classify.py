@@ -44,8 +44,9 @@ def _ramp(x: float, lo: float, hi: float) -> float:
 def evidence(s: dict) -> dict:
     """Evidence in [0, 1] for each named class, from the signals that generalise: real (not drawn) faces and
     their size, people, text area, flat paint with a small palette against soft defocus, vegetation and sky,
-    axis-aligned structure, and motion measured within the shot. The ramps were set from the physical
-    scale of each signal and checked on the labelled set; the model (model.json) weighs them."""
+    axis-aligned structure, flat neutral-grey surfaces in colour footage, and motion measured within the shot.
+    The ramps were set from the physical scale of each signal and checked on the labelled set; the model
+    (model.json) weighs them."""
     g = s.get
     face = _ramp(g("face_frames", 0), 0.25, 0.7)
     big_face = _ramp(np.sqrt(g("face_area_max", 0)), 0.17, 0.32)
@@ -63,16 +64,21 @@ def evidence(s: dict) -> dict:
     # blue sky alone is weak evidence (a bluish wall, a screen); vegetation is strong
     nature = max(_ramp(g("green", 0), 0.08, 0.3), 0.4 * _ramp(g("sky", 0), 0.15, 0.5))
     built = _ramp(g("axis_edges", 0), 0.18, 0.35) * (1 - _ramp(g("saturation", 0), 0.2, 0.4))
+    # large untextured neutral-grey surfaces in colour footage: asphalt, concrete, roofs (b/w film is all grey)
+    paved = _ramp(g("paved", 0), 0.15, 0.4) * colour
+    paint = _ramp(g("saturation", 0), 0.12, 0.25)  # flat regions are paint only where they are coloured
     drawn = _ramp(g("drawn_face_frames", 0), 0.2, 0.5)
     return {
         "talking_head": face * big_face * (1 - text),
         "people": person * (1 - 0.8 * big_face * face) * (1 - text),
         "sports_action": fast * (1 - text) * (1 - flat),
         "landscape_nature": nature * (1 - person) * (1 - text) * (1 - flat),
-        # straight lines and muted colour are weak evidence (walls and machines have them too): capped
-        "vehicles_street": 0.6 * built * (1 - person) * (1 - nature) * (1 - text) * (1 - flat),
+        # straight lines with muted colour, or grey surfaces, are weak evidence (walls and machines have them
+        # too): capped
+        "vehicles_street": 0.6 * max(built, paved) * (1 - person) * (1 - nature) * (1 - text)
+        * (1 - flat * paint),
         # paint is coloured: a grey road, a white wall or a dim room is flat with few colours too
-        "animation": max(flat * small_palette * _ramp(g("saturation", 0), 0.12, 0.25), drawn)
+        "animation": max(flat * small_palette * paint, drawn)
         * (1 - text) * (1 - soft) * (1 - 0.5 * face),
         "screen_content": text * (0.6 + 0.4 * max(flat, small_palette)),
     }
@@ -92,7 +98,10 @@ def summarize(frames: list[FrameFeatures]) -> dict:
     out["people_frames"] = float(np.mean([f.people > 0 for f in frames]))
     out["face_area_max"] = float(np.percentile([f.face_area for f in frames], 75))
     out["drawn_face_frames"] = float(np.mean([f.drawn_faces > 0 for f in frames]))
-    out["grey"] = float(np.mean([f.grey for f in frames]))
+    # black-and-white film never shows a coloured area; a grey scene in colour footage does now and then (a red
+    # car crossing a parking lot), so such a shot is colour even where most of its frames look grey
+    colour_seen = max(f.coloured for f in frames) >= 0.005
+    out["grey"] = 0.0 if colour_seen else float(np.mean([f.grey for f in frames]))
     valid = [f for f in frames if f.motion_valid]
     out["motion_pairs"] = float(len(valid))
     for key, src in (("motion", "motion"), ("camera_motion", "camera_motion"), ("camera_speed", "camera_speed")):

@@ -9,7 +9,10 @@ what separates the classes that simple colour counts confuse:
   a close-up of a mug has many soft blocks, a cartoon has flat ones bounded by sharp edges;
 - *palette entropy* of the colour histogram: low for flat colour (cartoons, slides, UI), high for photos;
 - *axis-aligned edges*: the share of strong edges that run exactly horizontal or vertical (screens,
-  documents, buildings) against any direction (vegetation, people).
+  documents, buildings) against any direction (vegetation, people);
+- *paved*: untextured blocks of neutral mid-grey (asphalt, concrete, roofs and car bodies seen from above):
+  in colour footage, large grey surfaces are what built environments are made of, while paint (cartoons) is
+  coloured, skies are blue and black or white backgrounds are not mid-grey.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import numpy as np
 FLAT_STD = 2.5  # 8-bit levels: a block with less luma deviation than this has no texture
 SOFT_RATIO = 0.4  # mean |Laplacian| / std below this: contrast without detail (blur, smooth shading)
 SHARP_LAP = 6.0  # mean |Laplacian| above this: in-focus detail or a hard edge
+PAVED_SAT = 0.15  # HSV saturation below which a block's colour is neutral grey
 
 
 @dataclass
@@ -39,6 +43,8 @@ class FrameFeatures:
     soft_fraction: float = 0.0  # blocks with contrast but no detail (defocus, smooth shading)
     sharp_fraction: float = 0.0  # blocks with in-focus detail or hard edges
     axis_edges: float = 0.0  # share of strong gradients within 5 degrees of horizontal or vertical
+    paved: float = 0.0  # share of 8x8 blocks that are flat and neutral mid-grey (asphalt, concrete)
+    coloured: float = 0.0  # share of clearly coloured pixels (saturation > 0.3): none in black-and-white film
     faces: int = 0  # faces that look real (not drawn)
     face_area: float = 0.0  # largest real face, fraction of the frame
     drawn_faces: int = 0  # faces inside flat paint: cartoons, icons, UI pictures
@@ -88,6 +94,14 @@ def _axis_edges(gray: np.ndarray) -> float:
     return float(((ang < 5) | (ang > 85)).mean())
 
 
+def _paved(rgb: np.ndarray, flat: np.ndarray) -> float:
+    """Share of 8x8 blocks (`flat`: the untextured ones) whose mean colour is neutral mid-grey."""
+    bh, bw = flat.shape
+    hsv = cv2.cvtColor(cv2.resize(rgb, (bw, bh), interpolation=cv2.INTER_AREA), cv2.COLOR_RGB2HSV)
+    sat, val = hsv[..., 1] / 255.0, hsv[..., 2] / 255.0
+    return float((flat & (sat < PAVED_SAT) & (val > 0.2) & (val < 0.85)).mean())
+
+
 def measure(rgb: np.ndarray, gray: np.ndarray) -> FrameFeatures:
     """Measurements of one small RGB frame (the detectors' numbers are filled in by the caller)."""
     h, w = gray.shape
@@ -121,6 +135,8 @@ def measure(rgb: np.ndarray, gray: np.ndarray) -> FrameFeatures:
         soft_fraction=float(soft.mean()),
         sharp_fraction=float((~flat & (block_lap >= SHARP_LAP)).mean()),
         axis_edges=_axis_edges(gray),
+        paved=_paved(rgb, flat),
+        coloured=float(((sat > 0.3) & (val > 0.2)).mean()),
     )
 
 
