@@ -105,3 +105,90 @@ def test_fused_maps_are_independent_arrays():
     assert np.array_equal(first, kept) and second is not first
     assert second == pytest.approx(np.full((6, 8), 0.5 * kept[0, 0]))  # fades from the first map
     assert mapper(AnalysisFrame(2, 0.08, None, np.zeros((4, 4), np.uint8))).shape == (4, 4)  # a new size
+
+
+# ---- strides weighed against the encoder (semcodec.analysis.schedule) -------------------------------------------
+from semcodec.analysis.fusion import build_analyzers  # noqa: E402
+from semcodec.analysis.schedule import ANALYSIS_SHARE, encoder_ms_per_frame, plan_strides  # noqa: E402
+from semcodec.analysis.text import TextAnalyzer  # noqa: E402
+
+
+def _auto():
+    return [a for a in build_analyzers("auto") if a.load()]
+
+
+def test_strides_keep_analysis_a_share_of_the_encode_or_sit_at_their_caps():
+    analyzers = _auto()
+    base = {a.name: a.stride for a in analyzers}
+    for (w, h), codec, preset in [((176, 144), "libx264", "medium"), ((640, 480), "libx264", "medium"),
+                                  ((1280, 720), "libx264", "medium"), ((1280, 720), "libx264", "veryfast"),
+                                  ((1920, 1080), "libx265", "slow")]:
+        enc = encoder_ms_per_frame(codec, preset, w, h)
+        s = plan_strides(analyzers, analysis_size(w, h), enc, 25.0)
+        capped = all(s.strides[a.name] == max(a.stride, int(a.max_stride_s * 25)) for a in analyzers)
+        assert s.analysis_ms <= ANALYSIS_SHARE * enc + 1e-9 or capped, (w, h, codec, s)
+        assert all(s.strides[n] >= base[n] for n in base)  # never more often than an analyzer's own stride
+        assert s == plan_strides(analyzers, analysis_size(w, h), enc, 25.0)  # the same settings, the same maps
+    # a dearer encode affords more analysis: QCIF x264 stretches the face stride, 1080p x265 slow does not
+    qcif = plan_strides(analyzers, (176, 144), encoder_ms_per_frame("libx264", "medium", 176, 144), 25.0)
+    big = plan_strides(analyzers, (320, 180), encoder_ms_per_frame("libx265", "slow", 1920, 1080), 25.0)
+    assert qcif.strides["faces"] > base["faces"] and big.strides["faces"] == base["faces"]
+    assert qcif.strides["faces"] <= 25  # faces held for at most max_stride_s (1 s)
+
+
+def test_encoder_cost_grows_with_pixels_and_slower_presets():
+    assert encoder_ms_per_frame("libx264", "medium", 1280, 720) > encoder_ms_per_frame("libx264", "medium", 640, 360)
+    assert encoder_ms_per_frame("libx264", "slow", 640, 480) > encoder_ms_per_frame("libx264", "veryfast", 640, 480)
+    assert encoder_ms_per_frame("libx265", "medium", 640, 480) > encoder_ms_per_frame("libx264", "medium", 640, 480)
+    assert encoder_ms_per_frame("libsvtav1", "4", 640, 480) > encoder_ms_per_frame("libsvtav1", "10", 640, 480)
+    assert encoder_ms_per_frame("libvpx-vp9", None, 640, 480) > 0
+
+
+class _Counting(Analyzer):
+    """A stand-in analyzer (the mapper is under test) that counts its runs and returns an empty map."""
+
+    name = "counting"
+    stride = 2
+    max_stride_s = 10.0
+
+    def analyze(self, frame):
+        return Detections([], np.zeros(frame.gray.shape, np.float32))
+
+
+def test_a_stretched_stride_is_renewed_when_the_picture_changes():
+    a = _Counting()
+    mapper = ImportanceMapper([a])
+    mapper.use_strides({"counting": 100})
+    still, cut = np.full((36, 64), 60, np.uint8), np.full((36, 64), 200, np.uint8)
+    for i in range(30):  # a still picture: held from frame 0 on
+        mapper(AnalysisFrame(i, i / 25, None, still))
+    assert mapper.summary()[0]["runs"] == 1 and mapper.summary()[0]["stride"] == 100
+    for i in range(30, 40):  # a cut at frame 30: run there, then held again
+        mapper(AnalysisFrame(i, i / 25, None, cut))
+    assert mapper.summary()[0]["runs"] == 2
+
+
+def test_strided_runs_fall_on_the_same_frames_in_a_chunk():
+    whole, piece = _Counting(), _Counting()
+    a, b = ImportanceMapper([whole]), ImportanceMapper([piece])
+    b.origin = 7  # a chunk that starts at frame 7 of the video
+    ran_whole, ran_piece = [], []
+    frame = np.full((36, 64), 60, np.uint8)
+    for i in range(20):
+        a(AnalysisFrame(i, 0.0, None, frame))
+        ran_whole.append(a.summary()[0]["runs"])
+    for i in range(13):
+        b(AnalysisFrame(i, 0.0, None, frame))
+        ran_piece.append(b.summary()[0]["runs"])
+    # after its own first frame, the chunk runs the analyzer on the video's even frames, as the whole encode does
+    new_whole = {i for i in range(8, 20) if ran_whole[i] > ran_whole[i - 1]}
+    new_piece = {i + 7 for i in range(1, 13) if ran_piece[i] > ran_piece[i - 1]}
+    assert new_whole == new_piece == {8, 10, 12, 14, 16, 18}
+
+
+def test_text_detection_input_is_at_most_twice_the_frame():
+    t = TextAnalyzer()
+    assert t.det_size(320, 180) == (640, 360)
+    assert t.det_size(176, 144) == (352, 288)
+    assert t.det_size(1024, 768) == (640, 480)
+    assert t.cost_ms(176, 144) < t.cost_ms(320, 240)

@@ -153,9 +153,15 @@ def test_two_pass_roi_and_off_spend_the_same(two_pass):
 
 
 def test_two_pass_analyses_once(two_pass):
-    """Maps are computed in pass 1 and replayed in pass 2: every analyzer ran once per stride."""
+    """Maps are computed in pass 1 and replayed in pass 2: every analyzer ran at most once per stride of its own
+    (renewed early only when the picture changed), never once per pass."""
+    from semcodec.analysis.fusion import ANALYZERS
+
     for a in two_pass["auto"]["roi"]["analyzers"]:
-        assert a["runs"] == (len(range(0, 20, a["stride"])) if a["available"] else 0), a
+        if not a["available"]:
+            assert a["runs"] == 0
+            continue
+        assert len(range(0, 20, a["stride"])) <= a["runs"] <= len(range(0, 20, ANALYZERS[a["name"]].stride)), a
 
 
 def test_crf_roi_not_much_larger_than_off(src, tmp_path):

@@ -55,11 +55,14 @@ class Detections:
 
 class Analyzer:
     """Base class. Subclasses set `name`, `weight` (its share in the fused map), `stride` (run on every
-    stride-th frame; results are held in between) and implement `load` and `analyze`."""
+    stride-th frame at the most; results are held in between) and implement `load` and `analyze`. An analyzer
+    that states its cost (`cost_ms`) and how long its result stays good (`max_stride_s`) may be run less
+    often on encodes where it would cost more than the encoder (semcodec.analysis.schedule)."""
 
     name = "analyzer"
     weight = 1.0
     stride = 1
+    max_stride_s = 0.0  # how long a result may be held (0: never stretched past `stride`)
     description = ""
     explicit = False  # set when the user named its model path: then it must load, in auto mode too
 
@@ -71,6 +74,11 @@ class Analyzer:
         """Prepare models; set `available` and `reason`. Never downloads anything."""
         self.available, self.reason = True, ""
         return True
+
+    def cost_ms(self, width: int, height: int) -> float:
+        """CPU milliseconds of one run on a frame analysed at (width, height), on the reference machine of
+        semcodec.analysis.schedule (measured by benchmarks/analyzer_speed.py)."""
+        return 0.0
 
     def analyze(self, frame: AnalysisFrame) -> Detections:  # pragma: no cover - interface
         raise NotImplementedError

@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from typing import Literal
 
+import cv2
 import numpy as np
 
 from semcodec.analysis.base import ANALYSIS_LONG_SIDE, AnalysisFrame, Analyzer, Detections
@@ -15,6 +16,9 @@ from semcodec.analysis.people import PeopleAnalyzer
 from semcodec.analysis.saliency import SaliencyAnalyzer
 from semcodec.analysis.text import TextAnalyzer
 from semcodec.errors import SemcodecError, UsageError
+
+THUMB = 16  # side of the thumbnail that tells whether a held result still shows the same picture
+CHANGED_LEVELS = 10.0  # mean absolute difference (8-bit) of those thumbnails: a cut or a pan, not a talking head
 
 ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer,
                                        PeopleAnalyzer)}
@@ -96,16 +100,30 @@ class ImportanceMapper:
                 raise SemcodecError(f"analyzer '{a.name}' cannot run: {a.reason}")
         self.active = [a for a in analyzers if a.available]
         self._held: dict[str, Detections] = {}
+        self._held_from: dict[str, tuple[int, np.ndarray]] = {}  # frame index and thumbnail of each last run
+        self._base = {a.name: a.stride for a in analyzers}  # their own strides, before any stretching
+        # index of the first frame in the whole video (a chunk's or probe segment's start): strided runs fall
+        # on the same frames whichever piece of the video is encoded, so probes see the maps the encode makes
+        self.origin = 0
         self._runs = {a.name: 0 for a in analyzers}
         self._seconds = {a.name: 0.0 for a in analyzers}
         self._prev = None
         self._scratch: np.ndarray | None = None
         self.last_regions: list = []
 
+    def use_strides(self, strides: dict[str, int]) -> None:
+        """Run these analyzers on these strides instead of their own (semcodec.analysis.schedule). A result
+        held past the analyzer's own stride is renewed early when the picture has changed since it was made
+        (a cut, a pan): a long stride is for pictures that stay put."""
+        for a in self.analyzers:
+            if a.name in strides:
+                a.stride = int(strides[a.name])
+
     def reset(self) -> None:
         for a in self.active:
             a.reset()
         self._held.clear()
+        self._held_from.clear()
         self._prev = None
 
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
@@ -117,14 +135,18 @@ class ImportanceMapper:
             self._scratch = np.empty(shape, np.float32)
         term = self._scratch
         regions = []
+        thumb = cv2.resize(frame.gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
         for a in self.active:
             det = self._held.get(a.name)
-            if det is None or frame.index % a.stride == 0 or det.heat is None or det.heat.shape != shape:
+            due = (frame.index + self.origin) % a.stride == 0
+            if det is None or due or det.heat is None or det.heat.shape != shape \
+                    or self._stale(a.name, frame.index, thumb):
                 t0 = time.perf_counter()
                 det = a.analyze(frame)
                 self._seconds[a.name] += time.perf_counter() - t0
                 self._runs[a.name] += 1
                 self._held[a.name] = det
+                self._held_from[a.name] = (frame.index, thumb)
             regions.extend(det.regions)
             if det.heat is not None:
                 w = min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))
@@ -140,6 +162,11 @@ class ImportanceMapper:
         self._prev = fused
         self.last_regions = regions
         return fused
+
+    def _stale(self, name: str, index: int, thumb: np.ndarray) -> bool:
+        """A result held past its analyzer's own stride on a picture that has changed since."""
+        since, then = self._held_from.get(name, (index, thumb))
+        return index - since >= self._base[name] and float(np.abs(thumb - then).mean()) > CHANGED_LEVELS
 
     def summary(self) -> list[dict]:
         """Which analyzers ran, how often, how fast, and why the others did not."""

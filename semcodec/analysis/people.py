@@ -93,6 +93,7 @@ class PeopleAnalyzer(Analyzer):
     name = "people"
     weight = 0.5  # below faces (1.0): a body matters, its face more
     stride = 2  # 4-11 ms a run; the held mask is grown a little so a walking person stays covered
+    max_stride_s = 1.0
     description = "people (MediaPipe selfie segmentation, landscape model, Apache-2.0, on OpenCV DNN)"
 
     def __init__(self, grow: float = 0.02):
@@ -100,6 +101,9 @@ class PeopleAnalyzer(Analyzer):
         self.grow = grow  # dilation of the heat map, as a share of the frame's short side
         self._net = None
         self.backend = ""
+
+    def cost_ms(self, width: int, height: int) -> float:
+        return 5.7  # a fixed network input (NET_W x NET_H)
 
     def load(self) -> bool:
         path, why = locate(SELFIE_LANDSCAPE)

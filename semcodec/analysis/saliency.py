@@ -15,7 +15,11 @@ class SaliencyAnalyzer(Analyzer):
     name = "saliency"
     weight = 0.35
     stride = 3
+    max_stride_s = 0.5
     description = "visual saliency (spectral residual, no weights)"
+
+    def cost_ms(self, width: int, height: int) -> float:
+        return 0.1 + 3e-6 * width * height  # a fixed thumbnail, then one resize to the frame
 
     def analyze(self, frame: AnalysisFrame) -> Detections:
         h, w = frame.gray.shape

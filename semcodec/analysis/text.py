@@ -7,6 +7,7 @@ stride and its boxes are held in between (text on screen rarely moves); recognit
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
@@ -61,10 +62,19 @@ def tag_words(results: list[TextResult], min_score: float = MIN_WORD_SCORE) -> l
     return out
 
 
+@functools.lru_cache(maxsize=4)
+def _engine(factory, threads: int, long_side: int):
+    """One RapidOCR per process and settings: building one opens three onnxruntime sessions (~0.15 s), and a
+    CRF encode builds the analyzers once per probe encode. Its models only read their weights when run."""
+    return factory(intra_op_num_threads=threads, inter_op_num_threads=threads, det_limit_type="max",
+                   det_limit_side_len=long_side, det_box_thresh=BOX_THRESHOLD)
+
+
 class TextAnalyzer(Analyzer):
     name = "text"
     weight = 0.7
     stride = 24  # about once a second at 25 fps (the costliest analyzer: 60-140 ms a run); boxes held between
+    max_stride_s = 4.0  # on-screen text rarely moves; a held box only costs bits where the text was
     description = "on-screen text (PP-OCRv4 detection from the rapidocr-onnxruntime wheel, Apache-2.0)"
 
     def __init__(self, long_side: int = DET_LONG_SIDE, threads: int = 1):
@@ -82,9 +92,7 @@ class TextAnalyzer(Analyzer):
             return False
         logging.getLogger("RapidOCR").setLevel(logging.ERROR)  # it logs each empty frame as a warning
         try:
-            self._ocr = RapidOCR(intra_op_num_threads=self.threads, inter_op_num_threads=self.threads,
-                                 det_limit_type="max", det_limit_side_len=self.long_side,
-                                 det_box_thresh=BOX_THRESHOLD)
+            self._ocr = _engine(RapidOCR, self.threads, self.long_side)
         except Exception as exc:  # noqa: BLE001 - a model that does not load makes the analyzer unavailable
             self.available, self.reason = False, f"cannot load RapidOCR: {(str(exc).splitlines() or [''])[0][:120]}"
             return False
@@ -92,12 +100,21 @@ class TextAnalyzer(Analyzer):
         self.available, self.reason = True, ""
         return True
 
+    def det_size(self, width: int, height: int) -> tuple[int, int]:
+        """Detection input for a frame of (width, height): long side `long_side`, but never more than twice
+        the frame's (a QCIF frame's text is no clearer at 4x, only dearer)."""
+        scale = min(self.long_side, 2 * max(width, height)) / max(width, height)
+        return max(32, int(round(width * scale))), max(32, int(round(height * scale)))
+
+    def cost_ms(self, width: int, height: int) -> float:
+        dw, dh = self.det_size(width, height)
+        return 0.35e-3 * dw * dh  # PP-OCRv4 det: 57-128 ms at 640x360..640x480
+
     def _detect(self, rgb: np.ndarray) -> tuple[np.ndarray, list[np.ndarray], list[Box]]:
         """(the BGR image detection ran on, its quadrilaterals, their normalised boxes), largest first."""
         h, w = rgb.shape[:2]
-        scale = self.long_side / max(h, w)
-        size = (max(32, int(round(w * scale))), max(32, int(round(h * scale))))
-        bgr = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)[..., ::-1]
+        size = self.det_size(w, h)
+        bgr = cv2.resize(rgb, size, interpolation=cv2.INTER_CUBIC if size[0] > w else cv2.INTER_AREA)[..., ::-1]
         bgr = np.ascontiguousarray(bgr)
         quads, _ = self._ocr.text_det(bgr)
         if quads is None or not len(quads):

@@ -16,6 +16,7 @@ import numpy as np
 
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
+from semcodec.analysis.schedule import Schedule, encoder_ms_per_frame, plan_strides
 from semcodec.encoding.codecs import caps_for, check_container
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
@@ -44,6 +45,7 @@ class _Job:
         self.log_warnings = execution.log_warnings
         self.rate_offset = rate_offset
         self.rate_fit: RateFit | None = None
+        self.schedule: Schedule | None = None
         self.rc = s.rate_control()
         self.warnings: list[str] = []
         info: StreamInfo = probe(input_path)
@@ -97,6 +99,7 @@ class _Job:
             return self._no_map(f"ROI side data unavailable ({exc}); encoded without a block map")
         # asked-for analyzers must run; in auto mode the unavailable ones are listed in the summary
         mapper = ImportanceMapper(analyzers, required=s.roi_mode.required)
+        self.schedule = self._schedule(mapper)
         if not mapper.active:
             self.warn("no analyzer could run: encoded without a block map")
             self.roi.status = "no analyzer available"
@@ -113,6 +116,17 @@ class _Job:
         return MapStage(FramePlanner(mapper, allocator, ctx.caps.block, self.plan, self.text, s.adapt_strength),
                         attacher,
                         ctx.caps.qp_range(bit_depth))
+
+    def _schedule(self, mapper: ImportanceMapper) -> Schedule:
+        """Analyzer strides weighed against this encoder's cost per frame (two-pass: both passes; the maps
+        are made once)."""
+        ctx = self.ctx
+        encoder_ms = encoder_ms_per_frame(self.s.codec, self.s.preset, ctx.prep.width, ctx.prep.height)
+        schedule = plan_strides(mapper.active, ctx.analysis_size, encoder_ms * (1.4 if self.rc.two_pass else 1.0),
+                                float(ctx.info.average_rate or 25))
+        mapper.use_strides(schedule.strides)
+        mapper.origin = ctx.chunk.start_frame
+        return schedule
 
     def _no_map(self, why: str) -> None:
         self.roi.status = why
@@ -293,6 +307,8 @@ class _Job:
         }
         if self.rate_fit is not None:
             self.roi.details["rate_fit"] = self.rate_fit.to_json()
+        if self.schedule is not None:
+            self.roi.details["analysis_schedule"] = self.schedule.to_json()
         self.roi.analyzers = maps.planner.mapper.summary()
 
 
