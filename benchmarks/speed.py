@@ -90,7 +90,9 @@ def _row(name: str, clip: str, note: str | None, runs: dict) -> dict:
         **{f"cpu_ratio_{m}_over_off": round(cpu[m] / cpu["off"], 3) for m in MODES if m != "off"},
         "analysis_s": rep["timings"]["analysis_s"],
         "video_bytes": {m: r["report"]["output"]["video_bytes"] for m, r in runs.items()},
-        "analyzers": [{k: a[k] for k in ("name", "runs", "ms_per_run")} for a in rep["roi"]["analyzers"]],
+        "analyzers": [{k: a[k] for k in ("name", "stride", "runs", "ms_per_run")} for a in rep["roi"]["analyzers"]],
+        "schedule": rep["roi"].get("analysis_schedule"),
+        "rate_fit_s": runs["auto"]["report"]["timings"].get("rate_fit_s"),
     }
     return row
 

@@ -60,20 +60,20 @@ def speed_table(res: dict) -> list[str]:
              + "; wall-time ratio of ROI auto to --roi off by --crf-rate: 'extra' (no rate balance: the file "
              "grows), 'model' (the allocator's balance, no probe encodes) and 'neutral' (the default, with probe "
              "encodes) (`python benchmarks/speed.py`):", "",
-             "| size | clip | frames | analysis at | off s | extra | model | neutral | CPU ratio extra / model / "
-             "neutral |", "|---|---|---|---|---|---|---|---|---|"]
+             "| size | clip | frames | analysis at | strides faces / people / text | off s | extra | model | neutral "
+             "| of which probes s | CPU ratio extra / model / neutral |", "|---" * 11 + "|"]
     for r in res["sizes"]:
         ratio = [r.get(f"ratio_auto{m}_over_off") for m in ("_extra", "_model", "")]
         cpu = [r.get(f"cpu_ratio_auto{m}_over_off") for m in ("_extra", "_model", "")]
+        strides = (r.get("schedule") or {}).get("strides") or {}
         lines.append(f"| {r['size']} ({r['resolution']}) | {r['clip']}{' (upscaled)' if r.get('note') else ''} | "
-                     f"{r['frames']} | {'x'.join(map(str, r['analysis_size'] or []))} | {r['best_s']['off']} | "
-                     + " | ".join(f"**{x}x**" if x is not None else "n/a" for x in ratio) + " | "
+                     f"{r['frames']} | {'x'.join(map(str, r['analysis_size'] or []))} | "
+                     + " / ".join(str(strides.get(n, "-")) for n in ("faces", "people", "text"))
+                     + f" | {r['best_s']['off']} | "
+                     + " | ".join(f"**{x}x**" if x is not None else "n/a" for x in ratio)
+                     + f" | {r.get('rate_fit_s', 'n/a')} | "
                      + " / ".join(str(x) if x is not None else "n/a" for x in cpu) + " |")
     notes = [f"{r['size']}: {r['note']}" for r in res["sizes"] if r.get("note")]
-    # speed.json was measured at 3d9e758, before the people analyzer and the RapidOCR text analyzer joined
-    # `auto`; the rerun is pending, so the table says so rather than pass for current
-    notes.append("Stale: measured before people segmentation and RapidOCR text joined `--roi auto`, which cost "
-                 "more (see the analyzer speed table: on bikes `auto` now takes 3.2x `off`); rerun pending")
     return lines + [""] + [f"{note}." for note in notes] + ([""] if notes else []) + _asm_line(res)
 
 
