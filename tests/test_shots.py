@@ -318,3 +318,14 @@ def test_tag_finds_the_shots_detect_shots_finds(tmp_path):
     path = write_clip(tmp_path / "slides.mp4", slideshow(SMALL, FPS, hold=20, dissolve=10).frames)
     tags, _ = tag_video(path, max_keyframes=2, sample_fps=1)
     assert [(s["start_frame"], s["transition"]) for s in tags["shots"]] == starts(detect_shots(path))
+
+
+def test_percentile99_is_numpys_number():
+    """The shot features' partial-sort 99th percentile gives np.percentile's value exactly (thresholds stay put)."""
+    from semcodec.shots.features import _percentile99
+
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 100, 101, 6336):
+        for _ in range(30):
+            a = (rng.random(n) * 100 * rng.random()).astype(np.float32).reshape(1, -1)
+            assert _percentile99(a) == float(np.percentile(a, 99))

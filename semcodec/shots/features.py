@@ -70,6 +70,18 @@ def soft_histogram(rgb: np.ndarray) -> np.ndarray:
     return (hist / max(float(hist.sum()), 1e-9)).astype(np.float32)
 
 
+def _percentile99(values: np.ndarray) -> float:
+    """np.percentile(values, 99), the same number, by one partial sort: numpy's general path was 40 % of the
+    shot detector's per-frame work (many small Python-level steps on the analysis thread)."""
+    flat = values.ravel()
+    pos = (flat.size - 1) * (99 / 100)
+    lo = int(pos)
+    hi = min(lo + 1, flat.size - 1)
+    part = np.partition(flat, (lo, hi))
+    a, b, t = part[lo], part[hi], pos - lo  # numpy's linear interpolation: in the array's type, t a Python float
+    return float(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
+
+
 def features(frame: np.ndarray) -> Features:
     """Features of one RGB (h, w, 3) uint8 frame; a grey (h, w) frame works too (no colour cues)."""
     thumb = shrink(frame, THUMB)
@@ -87,7 +99,7 @@ def features(frame: np.ndarray) -> Features:
     hp = np.abs(fine - cv2.GaussianBlur(fine, (0, 0), 1.5))
     # relative to the picture's own strongest detail, so that a darker copy of a picture (a fade) is as
     # textured as the picture; the floor keeps noise on a flat frame from counting
-    level = max(TEXTURED, TEXTURED_SHARE * float(np.percentile(hp, 99)))
+    level = max(TEXTURED, TEXTURED_SHARE * _percentile99(hp))
     textured = float(np.count_nonzero(hp > level)) / hp.size
     edges -= edges.mean()
     norm = float(np.linalg.norm(edges))
