@@ -192,3 +192,25 @@ def test_text_detection_input_is_at_most_twice_the_frame():
     assert t.det_size(176, 144) == (352, 288)
     assert t.det_size(1024, 768) == (640, 480)
     assert t.cost_ms(176, 144) < t.cost_ms(320, 240)
+
+
+def test_held_faces_are_followed_in_crops():
+    """Between whole-frame runs, a held face is found again in a small crop: it moves with the face."""
+    fa = FaceAnalyzer()
+    assert fa.load(), fa.reason
+    size = (320, 240)
+    frames = face_frames(2, size)
+    first = fa.analyze(AnalysisFrame(0, 0.0, frames[0], cv2.cvtColor(frames[0], cv2.COLOR_RGB2GRAY)))
+    assert len(first.regions) == 1
+    shifted = np.roll(frames[1], (12, 20), axis=(0, 1))  # the face moved 20 px right, 12 px down
+    moved = AnalysisFrame(1, 0.04, shifted, cv2.cvtColor(shifted, cv2.COLOR_RGB2GRAY))
+    refined = fa.refine(moved, first)
+    full = fa.analyze(moved)
+    assert len(refined.regions) == 1 and len(full.regions) == 1
+    (a, b), (c, d) = ((r.box[0] * 320, r.box[1] * 240) for r in (refined.regions[0], full.regions[0]))
+    assert abs(a - c) <= 6 and abs(b - d) <= 6  # about where a whole-frame run finds it (a 64 px net)
+    x0, y0 = first.regions[0].box[0] * 320, first.regions[0].box[1] * 240
+    assert a - x0 >= 15 and b - y0 >= 8  # it followed the face
+    blank = np.zeros_like(shifted)  # no face in the crop: the held box stays
+    kept = fa.refine(AnalysisFrame(2, 0.08, blank, blank[..., 0]), first)
+    assert [r.box for r in kept.regions] == [r.box for r in first.regions]

@@ -80,6 +80,11 @@ class Analyzer:
         semcodec.analysis.schedule (measured by benchmarks/analyzer_speed.py)."""
         return 0.0
 
+    def refine(self, frame: AnalysisFrame, held: Detections) -> Detections:
+        """Bring a held result up to date cheaply between full runs (on the analyzer's own stride, while a
+        stretched stride holds its result); by default the held result as it is."""
+        return held
+
     def analyze(self, frame: AnalysisFrame) -> Detections:  # pragma: no cover - interface
         raise NotImplementedError
 

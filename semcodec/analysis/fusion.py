@@ -101,6 +101,7 @@ class ImportanceMapper:
         self.active = [a for a in analyzers if a.available]
         self._held: dict[str, Detections] = {}
         self._held_from: dict[str, tuple[int, np.ndarray]] = {}  # frame index and thumbnail of each last run
+        self._refined_at: dict[str, int] = {}  # frame index of each held result's last run or refinement
         self._base = {a.name: a.stride for a in analyzers}  # their own strides, before any stretching
         # index of the first frame in the whole video (a chunk's or probe segment's start): strided runs fall
         # on the same frames whichever piece of the video is encoded, so probes see the maps the encode makes
@@ -124,6 +125,7 @@ class ImportanceMapper:
             a.reset()
         self._held.clear()
         self._held_from.clear()
+        self._refined_at.clear()
         self._prev = None
 
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
@@ -147,6 +149,12 @@ class ImportanceMapper:
                 self._runs[a.name] += 1
                 self._held[a.name] = det
                 self._held_from[a.name] = (frame.index, thumb)
+                self._refined_at[a.name] = frame.index
+            elif frame.index - self._refined_at.get(a.name, frame.index) >= self._base[a.name]:
+                t0 = time.perf_counter()  # between stretched runs, on the analyzer's own stride
+                det = self._held[a.name] = a.refine(frame, det)
+                self._seconds[a.name] += time.perf_counter() - t0
+                self._refined_at[a.name] = frame.index
             regions.extend(det.regions)
             if det.heat is not None:
                 w = min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))
