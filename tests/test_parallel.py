@@ -298,3 +298,29 @@ def test_two_pass_chunks_resume_after_first_pass(cut_clip, tmp_path):
     stats.write_text(stats.read_text().replace("in:0 ", "in:0 tex:1 ", 1))
     encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b"))
     assert sha256(part) == sha256(whole)
+
+
+def test_two_pass_chunks_spend_what_the_single_piece_spends_on_their_frames(tmp_path):
+    """Chunks cut where the single piece has a keyframe (the shot cut) cost no extra keyframe, so each should
+    get about the bytes the single-piece two-pass encode spends on its frames. Shares read from ABR first
+    passes gave the face chunk +36 % (each chunk's pass opens at the encoder's guess and settles late, so its
+    first frames look dear): they come from the budget pass at one CRF (Job.budget_pass) now."""
+    from semcodec.pipeline import Execution, run
+
+    clip = make_clip(tmp_path / "cut.mp4", frames=76, size=(160, 96), content="texture_then_face")
+    s = EncodeSettings(bitrate=60_000, two_pass=True, roi="off", **FAST)
+    run(clip, str(tmp_path / "single.mp4"), s, execution=Execution(threads=1, audio=False))
+    rep = encode_parallel(clip, str(tmp_path / "chunked.mp4"), s, ParallelOptions(
+        workers=2, chunk_min_s=1.0, chunk_max_s=3.0, work_dir=str(tmp_path / "w")))
+    starts = [c["start_frame"] for c in rep["parallel"]["chunks"]]
+    assert starts == [0, 38]
+    man = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert all("budget.stats" in c["pass1"]["files"] for c in man["chunks"])
+
+    def sizes(path):
+        with av.open(str(path)) as c:
+            return [n for _, n in sorted((p.pts, p.size) for p in c.demux(video=0) if p.size)]
+
+    one, chunked = sizes(tmp_path / "single.mp4"), sizes(tmp_path / "chunked.mp4")
+    for a, b in [(0, 38), (38, 76)]:
+        assert sum(chunked[a:b]) == pytest.approx(sum(one[a:b]), rel=0.15), (a, b)

@@ -33,6 +33,15 @@ class FrameCost:
         return self.scaled_bits * (self.qscale / (q * _TYPE_SCALE[self.kind])) ** 1.1 + self.fixed_bits
 
 
+def budget_crf(bitrate: float, width: int, height: int, fps: float) -> float:
+    """The CRF every chunk's budget pass runs at (Job.budget_pass): near the quantiser the target will need,
+    from the bits per pixel (about what x264 medium and x265 land on for camera and CG video: 0.035 b/px
+    near QP 34, 6 QP per doubling), so the model above scales the statistics over a few QP only. It need
+    not be exact: every chunk is measured at the same one, and only their shares are taken."""
+    bpp = bitrate / max(1.0, width * height * max(1.0, fps))
+    return float(min(44, max(8, round(34 - 6 * math.log2(max(1e-6, bpp) / 0.035)))))
+
+
 def qp_to_qscale(qp: float) -> float:
     return 0.85 * 2.0 ** ((qp - 12.0) / 6.0)  # x264/x265 qp2qscale
 

@@ -22,7 +22,7 @@ from semcodec.encoding.codecs import check_container
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io import lock
 from semcodec.io.writer import atomic_output, check_output_path, container_format
-from semcodec.parallel.budget import chunk_bitrates, read_stats
+from semcodec.parallel.budget import budget_crf, chunk_bitrates, read_stats
 from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
@@ -77,7 +77,7 @@ class Interrupted(SemcodecError):
 def settings_hash(settings, opts: ParallelOptions) -> str:
     d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
-             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=2, semcodec=__version__)
+             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=3, semcodec=__version__)
     if opts.target:
         d["target"] = opts.target
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
@@ -185,6 +185,12 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
     fit = _fit_rate(input_path, settings, opts, len(chunks))
     frames = min(total, index.frames)
     tail = max(0, round(opts.overlap_s * fps))
+    crf = None
+    if settings.bitrate and settings.two_pass:
+        from semcodec.io.reader import probe
+
+        info = probe(input_path)
+        crf = budget_crf(settings.bitrate, info.width, info.height, fps)
     ext = ".mkv" if settings.codec == "libvpx-vp9" else ".mp4"
     data = {
         "schema": SCHEMA, "semcodec": __version__, "input": sig, "settings_hash": shash,
@@ -197,7 +203,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
         "chunks": [{"index": c.index, "start_frame": c.start_frame, "end_frame": c.end_frame,
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
-                    "tail": min(tail, frames - c.end_frame),
+                    "tail": min(tail, frames - c.end_frame), "budget_crf": crf,
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
         "rate_fit": fit.to_json() if fit else None,
     }
@@ -397,9 +403,11 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
     kept in the manifest so a resumed job encodes with the same."""
     if m.data.get("two_pass_budget"):
         return
-    from semcodec.pipeline.job import STATS_NAME
+    from semcodec.pipeline.job import BUDGET_STATS_NAME, STATS_NAME
 
-    costs = [read_stats(os.path.join(m.pass1_path(c), STATS_NAME)) for c in m.chunks]
+    # the budget pass's statistics (one CRF for every chunk) where the chunks have them
+    costs = [read_stats(os.path.join(m.pass1_path(c), BUDGET_STATS_NAME if BUDGET_STATS_NAME in c["pass1"]["files"]
+                                     else STATS_NAME)) for c in m.chunks]
     kept = [c["end_frame"] - c["start_frame"] for c in m.chunks]
     kept_s = [index.seconds(c["start_frame"], c["end_frame"]) for c in m.chunks]
     target_bits = bitrate * index.seconds(0, index.frames)

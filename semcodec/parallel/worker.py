@@ -111,7 +111,8 @@ def encode_chunk(input_path: str, out_path: str, settings_dict: dict, chunk: dic
 
 def first_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: dict, threads: int | None = 1) -> dict:
     """Pass 1 of a two-pass chunk; its statistics, maps and cuts end up in `folder` (written into a temp
-    folder beside it and renamed). Returns the manifest's record: the folder's name and each file's sha256."""
+    folder beside it and renamed), with the statistics of a pass at the job's `budget_crf` when the chunk has
+    one. Returns the manifest's record: the folder's name and each file's sha256."""
     from semcodec.parallel.index import sha256_file
     from semcodec.pipeline import Execution, first_pass
 
@@ -122,7 +123,8 @@ def first_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: d
     tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
     try:
         def encode(sp):
-            r = first_pass(input_path, tmp, s, chunk=sp, execution=Execution(threads=threads, audio=False))
+            r = first_pass(input_path, tmp, s, chunk=sp, execution=Execution(threads=threads, audio=False),
+                           budget_crf=chunk.get("budget_crf"))
             return r, r.frames
 
         result, _ = _with_seek_fallback(encode, span, want)

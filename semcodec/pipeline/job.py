@@ -228,6 +228,29 @@ class _Job:
         write_json(os.path.join(folder, CUTS_NAME), {"cuts": ctx.policy.keyframes()})
         return first
 
+    def budget_pass(self, crf: float) -> PassResult:
+        """Pass 1 again over the frames, maps and cuts of first_pass() in the same folder, at a CRF every chunk of
+        a job shares, its statistics in BUDGET_STATS_NAME: what a chunked job shares its budget out from. An ABR
+        first pass starts each chunk from the encoder's opening guess and settles only after ~20 frames, so each
+        chunk's first frames look coarser than the rest and, scaled to one quantiser, dearer than they are; at
+        one CRF every chunk is measured alike (the ABR statistics still steer each chunk's pass 2)."""
+        ctx, folder = self.ctx, self.first_pass_dir
+        ctx.rc = dataclasses.replace(self.rc, crf=crf, bitrate=None)
+        ctx.stats_path = os.path.join(folder, BUDGET_STATS_NAME)
+        with open(os.path.join(folder, CUTS_NAME)) as f:
+            ctx.policy.preset(json.load(f)["cuts"])
+        offsets = self._offset_log(folder, "rb")  # the maps first_pass() planned: analysed once
+        try:
+            result = run_pass(ctx, 1, None, replay_log=offsets)
+        finally:
+            if offsets:
+                offsets.close()
+        _check_first_pass_stats(ctx.stats_path, result.frames)
+        for ext in (".mbtree", ".cutree"):  # pass 2 reads the ABR pass's
+            with contextlib.suppress(OSError):
+                os.unlink(ctx.stats_path + ext)
+        return result
+
     def _second_pass(self, workdir: str, tmp_out: str) -> PassResult:
         ctx, folder = self.ctx, self.first_pass_dir
         ctx.stats_path = os.path.join(folder, STATS_NAME)
@@ -329,6 +352,7 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
 
 
 STATS_NAME = "rc.stats"  # x264/x265 add .mbtree / .cutree beside it
+BUDGET_STATS_NAME = "budget.stats"  # Job.budget_pass
 CUTS_NAME = "cuts.json"
 
 
@@ -353,16 +377,23 @@ def _kept_stats(stats: str, workdir: str, kept: int) -> bool:
 
 
 def first_pass(input_path: str, folder: str, settings: EncodeSettings, *, chunk: ChunkRange | None = None,
-               execution: Execution | None = None) -> PassResult:
+               execution: Execution | None = None, budget_crf: float | None = None) -> PassResult:
     """Run pass 1 of a two-pass encode and keep what pass 2 needs in `folder` (x264/x265 statistics, the
-    maps, the cuts): `run(..., first_pass_dir=folder)` then encodes pass 2 only, at any bitrate."""
+    maps, the cuts): `run(..., first_pass_dir=folder)` then encodes pass 2 only, at any bitrate. With
+    `budget_crf`: then pass 1 again at that CRF over the same frames and maps, its statistics in
+    BUDGET_STATS_NAME (a chunked job's budget shares: semcodec.parallel.budget)."""
     settings.validate()
     if not settings.rate_control().two_pass:
         raise UsageError("first_pass() is for two-pass encodes")
-    job = _Job(input_path, os.path.join(folder, "pass1.mp4"), settings, None, chunk or ChunkRange(),
-               execution or Execution(), first_pass_dir=folder)
+
+    def job() -> _Job:
+        return _Job(input_path, os.path.join(folder, "pass1.mp4"), settings, None, chunk or ChunkRange(),
+                    execution or Execution(), first_pass_dir=folder)
     try:
-        return job.first_pass()
+        result = job().first_pass()
+        if budget_crf is not None:
+            job().budget_pass(budget_crf)
+        return result
     except av.error.FFmpegError as exc:
         raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
 
