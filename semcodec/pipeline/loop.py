@@ -308,13 +308,9 @@ def _input_frames(ctx: PassContext, inp, result: PassResult, muxer: _Muxer, copi
             muxer.audio(item)
             continue
         frame = item
-        if chunk.ranged:  # a chunk: skip to its first frame (by pts after a seek, else by index)
-            if chunk.seeks:
-                if frame.pts is not None and frame.pts < chunk.seek_pts:
-                    continue
-            elif skipped < chunk.start_frame:
-                skipped += 1
-                continue
+        if chunk.ranged and chunk.before_start(frame.pts, skipped):  # a chunk: skip to its first frame
+            skipped += 1
+            continue
         if decoded == 0 and frame.rotation and writes:
             vout.set_display_rotation(frame.rotation)
             info.rotation = int(frame.rotation)

@@ -121,6 +121,13 @@ class ChunkRange:
     def seeks(self) -> bool:
         return self.seek_pts is not None and self.start_frame > 0
 
+    def before_start(self, pts: int | None, skipped: int) -> bool:
+        """Whether a decoded frame lies before the range: by pts after a seek, else by count (`skipped`: how
+        many frames were dropped before it)."""
+        if self.seeks:
+            return pts is not None and pts < self.seek_pts
+        return skipped < self.start_frame
+
     def done(self, decoded: int) -> bool:
         """True once `decoded` frames of this range are in."""
         return self.end_frame is not None and self.start_frame + decoded >= self.end_frame + self.tail

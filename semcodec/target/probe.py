@@ -34,10 +34,7 @@ def source_frames(path: str, chunk: ChunkRange, prep: FramePreparer) -> Iterator
             inp.seek(chunk.seek_pts, stream=vin, backward=True)
         n = skipped = 0
         for frame in inp.decode(vin):
-            if chunk.seeks:
-                if frame.pts is not None and frame.pts < chunk.seek_pts:
-                    continue
-            elif skipped < chunk.start_frame:
+            if chunk.before_start(frame.pts, skipped):
                 skipped += 1
                 continue
             yield prep(frame)
