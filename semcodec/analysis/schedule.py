@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 
 from semcodec.analysis.base import Analyzer
+from semcodec.encoding.codecs import CAPABILITIES
 
 # analysis CPU at most this share of the encoder's CPU per frame: on two cores, with the encoder busy on both,
 # it is also about the wall time the map adds
@@ -29,12 +30,13 @@ PRESET_COST = {
     "libx265": {"ultrafast": 1.0, "superfast": 1.2, "veryfast": 1.42, "faster": 1.6, "fast": 1.8, "medium": 2.1,
                 "slow": 5.5, "slower": 12.0, "veryslow": 25.0, "placebo": 60.0},
 }
-DEFAULT_PRESET = {"libx264": "medium", "libx265": "medium", "libvpx-vp9": "5", "libsvtav1": "10"}
 
 
 def encoder_ms_per_frame(codec: str, preset: str | None, width: int, height: int) -> float:
-    """Estimated encoder CPU milliseconds for one frame of this size (reference machine)."""
-    preset = str(preset or DEFAULT_PRESET.get(codec, "medium"))
+    """Estimated encoder CPU milliseconds for one frame of this size (reference machine); preset None: the
+    codec's default."""
+    caps = CAPABILITIES.get(codec)
+    preset = str(preset or (caps.default_preset if caps else "medium"))
     if codec in PRESET_COST:
         factor = PRESET_COST[codec].get(preset, 1.0)
     elif codec == "libvpx-vp9":  # realtime mode, cpu-used 5..8: 1.03 at 5, 0.50 at 8
