@@ -109,8 +109,9 @@ def test_fused_maps_are_independent_arrays():
 
 # ---- strides weighed against the encoder (semcodec.analysis.schedule) -------------------------------------------
 from semcodec.analysis.fusion import build_analyzers  # noqa: E402
-from semcodec.analysis.schedule import ANALYSIS_SHARE, encoder_ms_per_frame, plan_strides  # noqa: E402
+from semcodec.analysis.schedule import ANALYSIS_SHARE, plan_strides  # noqa: E402
 from semcodec.analysis.text import TextAnalyzer  # noqa: E402
+from semcodec.encoding.cost import encoder_ms_per_frame  # noqa: E402
 
 
 def _auto():

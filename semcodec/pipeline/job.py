@@ -16,8 +16,9 @@ import numpy as np
 
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
-from semcodec.analysis.schedule import Schedule, encoder_ms_per_frame, plan_strides
+from semcodec.analysis.schedule import Schedule, plan_strides
 from semcodec.encoding.codecs import caps_for, check_container
+from semcodec.encoding.cost import encoder_ms_per_frame
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable
