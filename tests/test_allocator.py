@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import texture_image
-from semcodec.allocation.allocator import Allocator, BlockGrid
+from semcodec.allocation.allocator import PAYER_CAP_QP, Allocator, BlockGrid
 
 AW, AH = 160, 96  # analysis resolution
 
@@ -47,7 +47,7 @@ def test_offsets_on_the_encoder_grid_from_analysis_resolution():
 
 def test_important_blocks_get_negative_offsets_the_rest_positive():
     grid = BlockGrid(AW, AH, 16)
-    alloc = Allocator(grid, 12.75)
+    alloc = Allocator(grid, 12.75, payer_cap=None)
     imp = np.zeros((AH, AW), np.float32)
     imp[32:64, 48:112] = 1.0  # block rows 2-3, block columns 3-6
     dq = alloc.offsets(imp, gray_texture())
@@ -65,16 +65,36 @@ def test_rate_neutral_in_the_model(seed):
     strength = float(rng.choice([4.0, 12.75, 25.5]))
     grid = BlockGrid(AW, AH, int(rng.choice([8, 16])))
     imp, gray = random_importance(rng), gray_texture(seed)
-    exact = Allocator(grid, strength, step=0)  # no rounding: the balance is closed-form
+    exact = Allocator(grid, strength, step=0, payer_cap=None)  # no rounding: the balance is closed-form
     dq = exact.offsets(imp, gray)
     assert np.abs(dq).max() < strength  # clamping is not hit
     assert model_rate(exact, gray, dq) == pytest.approx(1.0, abs=1e-4)
     assert dq.min() < 0 < dq.max()  # the important blocks are paid for by the rest
 
-    rounded = Allocator(grid, strength)  # default half-QP steps
+    rounded = Allocator(grid, strength, payer_cap=None)  # default half-QP steps
     dq_r = rounded.offsets(imp, gray)
     np.testing.assert_array_equal(dq_r * 2, np.rint(dq_r * 2))
     assert model_rate(rounded, gray, dq_r) == pytest.approx(1.0, abs=0.03)
+
+
+def test_payers_rise_at_most_the_cap_on_a_still_background():
+    """A face that alone moves on a still, textured set: the temporal cost model sees bits only in the face,
+    so the balance would lift the background by most of the strength; the cap holds it at +2 QP and keeps
+    the face's full advantage."""
+    grid = BlockGrid(AW, AH, 16)
+    prev = gray_texture(4)
+    cur = prev.copy()
+    cur[32:64, 48:112] = np.roll(prev[32:64, 48:112], 3, axis=1)  # only the face region changes
+    imp = np.zeros((AH, AW), np.float32)
+    imp[32:64, 48:112] = 1.0
+    hot = np.zeros(grid.shape, bool)
+    hot[2:4, 3:7] = True
+    uncapped = Allocator(grid, 12.75, payer_cap=None).offsets(imp, cur, prev_gray=prev)
+    assert uncapped[~hot].max() > 6  # what the cap is for
+    capped = Allocator(grid, 12.75).offsets(imp, cur, prev_gray=prev)
+    assert capped.max() == pytest.approx(PAYER_CAP_QP)
+    np.testing.assert_array_equal(capped[hot], uncapped[hot])  # the favoured blocks keep their offsets
+    assert (capped[~hot] == PAYER_CAP_QP).all()
 
 
 @pytest.mark.parametrize("seed", range(5))
