@@ -186,7 +186,9 @@ def test_roi_favours_the_face_at_equal_rate(face_src, tmp_path):
     face_on, bg_on, bytes_on = mse["faces"]
     face_off, bg_off, bytes_off = mse["off"]
     assert bytes_on == pytest.approx(bytes_off, rel=0.1)
-    assert face_on < 0.85 * face_off, mse  # the face is sharper ...
+    # the face is sharper (-11 % MSE; -15 % or more before payers were capped at +2 QP: with the face half
+    # the frame, the cap leaves more of its cost to the whole frame) ...
+    assert face_on < 0.9 * face_off, mse
     assert bg_on > bg_off, mse  # ... paid for by the background
 
 
