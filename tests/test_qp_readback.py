@@ -175,4 +175,6 @@ def test_semcodec_encode_favours_the_face(tmp_path):
         assert key.pict_type == "I"
         grid = key.grid(16)
         gaps[roi] = grid[~cells].mean() - grid[cells].mean()
-    assert gaps["faces"] >= 2 and gaps["faces"] > gaps["off"] + 2, gaps
+    # the face fills most of this frame, so the +2 QP payer cap leaves most of its cost to the whole frame:
+    # measured gap -1.98 QP plain, +1.95 with the map (+5.70 before the cap)
+    assert gaps["faces"] >= 1 and gaps["faces"] > gaps["off"] + 3, gaps
