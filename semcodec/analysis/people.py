@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from semcodec.analysis import netpool
 from semcodec.analysis.base import AnalysisFrame, Analyzer, Detections, Region
 from semcodec.modelfiles import SELFIE_LANDSCAPE, locate
 
@@ -99,7 +100,7 @@ class PeopleAnalyzer(Analyzer):
     def __init__(self, grow: float = 0.02):
         super().__init__()
         self.grow = grow  # dilation of the heat map, as a share of the frame's short side
-        self._net = None
+        self._path: str | None = None
         self.backend = ""
 
     def cost_ms(self, width: int, height: int) -> float:
@@ -111,13 +112,21 @@ class PeopleAnalyzer(Analyzer):
             self.available, self.reason = False, why
             return False
         try:
-            self._net = cv2.dnn.readNetFromTFLite(path)
+            with self._net(path):  # built here, so a model OpenCV cannot read shows as unavailable
+                pass
         except (cv2.error, AttributeError) as exc:  # an OpenCV without the TFLite importer
             self.available, self.reason = False, f"OpenCV cannot load {path}: {str(exc).strip()[:120]}"
             return False
+        self._path = path
         self.backend = "selfie_segmentation_landscape (OpenCV DNN)"
         self.available, self.reason = True, ""
         return True
+
+    @staticmethod
+    def _net(path: str):
+        """The segmentation network, lent from the process's pool (semcodec.analysis.netpool): read once per
+        process, not once per job."""
+        return netpool.lend(("selfie", path), lambda: cv2.dnn.readNetFromTFLite(path))
 
     def segment(self, frame: AnalysisFrame) -> PeopleResult:
         """The person mask of `frame` at its own size, the person blobs and their boxes."""
@@ -126,8 +135,9 @@ class PeopleAnalyzer(Analyzer):
     def _segment(self, frame: AnalysisFrame) -> tuple[PeopleResult, np.ndarray]:
         rgb = frame.color()
         h, w = rgb.shape[:2]
-        self._net.setInput(cv2.dnn.blobFromImage(rgb, 1 / 255.0, (NET_W, NET_H)))
-        prob = self._net.forward().reshape(NET_H, NET_W)
+        with self._net(self._path) as net:
+            net.setInput(cv2.dnn.blobFromImage(rgb, 1 / 255.0, (NET_W, NET_H)))
+            prob = net.forward().reshape(NET_H, NET_W)
         prob = np.clip(cv2.resize(prob, (w, h), interpolation=cv2.INTER_LINEAR), 0.0, 1.0)
         kept, blobs = person_blobs(prob)
         people = [(b, round(sc, 3)) for b, sc, person in blobs if person]
