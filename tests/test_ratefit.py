@@ -130,3 +130,50 @@ def test_replayed_probe_is_the_analysed_probe(face_clip, tmp_path):
     analysed = run(face_clip, str(tmp_path / "c.mp4"), s, chunk=chunk, rate_offset=1.5)
     assert (tmp_path / "b.mp4").read_bytes() == (tmp_path / "c.mp4").read_bytes()
     assert replayed.timings.analysis_s < analysed.timings.analysis_s
+
+
+def test_map_file_replays_maps_exactly(tmp_path):
+    import numpy as np
+
+    from semcodec.encoding.qpmap import QpMap
+    from semcodec.pipeline.maplog import MapFile
+
+    rng = np.random.default_rng(1)
+    few = [QpMap((rng.integers(-8, 8, (9, 11)) * 0.37).astype(np.float32), 16) for _ in range(5)]
+    many = QpMap(rng.normal(size=(9, 11)).astype(np.float32) * 3, 16)  # 99 distinct values
+    dense = QpMap(rng.normal(size=(20, 20)).astype(np.float32), 16)  # 400: stored raw
+    maps = MapFile(str(tmp_path), (9, 11), 16)
+    for qp in [*few, many]:
+        maps.write(qp)
+    maps.cuts = [0, 2, 4]
+    for i, qp in enumerate([*few, many]):
+        assert np.array_equal(maps.read(i).offsets, qp.offsets)
+    r = maps.reader(1.5, start=3)
+    assert np.array_equal(r.read().offsets, few[3].offsets + np.float32(1.5))
+    assert not maps.read(99).offsets.any()  # past the end: neutral
+    seg = maps.segment(1, 5)
+    assert len(seg.maps) == 4 and seg.cuts == [1, 3]  # the cuts inside, counted from the segment's start
+    maps.close()
+    big = MapFile(str(tmp_path), (20, 20), 16)
+    big.write(dense)
+    assert np.array_equal(big.read(0).offsets, dense.offsets)
+    big.close()
+
+
+def test_neutral_encode_analyses_once_and_replays_what_it_planned(face_clip, tmp_path):
+    """The rate fit plans the whole video's maps once: its ROI probes and the encode replay them, so the
+    analyzers run as often as in an encode without a fit, and the output is the encode that analyses live at
+    the fitted offset."""
+    from semcodec.pipeline import ChunkRange, Execution, run
+    from semcodec.pipeline.job import _Job
+
+    s = EncodeSettings(crf=20, roi="faces")  # this clip needs an offset at CRF 20 (0.1 QP)
+    job = _Job(face_clip, str(tmp_path / "n.mp4"), s, None, ChunkRange(), Execution())
+    neutral = job.run()
+    assert len(job.rate_fit.probes) >= 2 and job.rate_fit.offset_qp != 0
+    live = run(face_clip, str(tmp_path / "l.mp4"), s, rate_offset=job.rate_fit.offset_qp)
+    model = run(face_clip, str(tmp_path / "m.mp4"), EncodeSettings(crf=20, roi="faces", crf_rate="model"))
+    runs = {a["name"]: a["runs"] for a in neutral.roi.analyzers}
+    assert runs == {a["name"]: a["runs"] for a in model.roi.analyzers} and runs["faces"] > 0
+    assert (tmp_path / "n.mp4").read_bytes() == (tmp_path / "l.mp4").read_bytes()
+    assert live.output.video_bytes == neutral.output.video_bytes

@@ -9,7 +9,10 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import av
 import numpy as np
@@ -26,7 +29,8 @@ from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.reader import StreamInfo, probe
 from semcodec.io.writer import atomic_output, check_output_path, container_format, write_json
 from semcodec.pipeline.keyframes import KeyframePolicy
-from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, run_pass
+from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, analyse_pass, run_pass
+from semcodec.pipeline.maplog import MapFile
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, wants_rate_fit
 from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
@@ -46,6 +50,7 @@ class _Job:
         self.log_warnings = execution.log_warnings
         self.rate_offset = rate_offset
         self.rate_fit: RateFit | None = None
+        self.planned: MapFile | None = None  # the whole video's maps, planned once for the rate fit and the encode
         self.schedule: Schedule | None = None
         self.rc = s.rate_control()
         self.warnings: list[str] = []
@@ -155,30 +160,49 @@ class _Job:
     def run(self) -> EncodeReport:
         t_start = time.perf_counter()
         ctx = self.ctx
-        self._fit_rate()
         with tempfile.TemporaryDirectory(prefix="semcodec-") as workdir, atomic_output(ctx.output_path) as tmp_out:
             ctx.stats_path = os.path.join(workdir, "rc.stats")
             self._open_maps_writer()
             ok = False
             try:
+                self._fit_rate(workdir)
                 final = self._passes(workdir, tmp_out)
                 ok = True
             finally:
                 if ctx.maps and ctx.maps.maps_writer:
                     ctx.maps.maps_writer.close(ok)
+                if self.planned is not None:
+                    self.planned.close()
         return self.report(final, time.perf_counter() - t_start)
 
-    def _fit_rate(self) -> None:
-        """CRF with a map: the whole-frame offset that keeps the file at --roi off's size (ratefit)."""
-        maps = self.ctx.maps
+    def _fit_rate(self, workdir: str) -> None:
+        """CRF with a map: the whole-frame offset that keeps the file at --roi off's size (ratefit). The whole
+        video's maps and cuts are planned once, on a thread beside the plain probe encodes (which need none); the
+        ROI probes and then the encode replay them, each at its own offset (the planner adds the offset after
+        everything else, so a map planned at none plus the offset is the map planned at it)."""
+        maps, ctx = self.ctx.maps, self.ctx
         if maps is None:
             return
         if self.rate_offset is not None:
             maps.planner.rate_offset = self.rate_offset
             return
-        if not wants_rate_fit(self.s) or self.ctx.chunk.ranged:
+        if not wants_rate_fit(self.s) or ctx.chunk.ranged:
             return
-        self.rate_fit = fit_rate(self.ctx.input_path, self.s, self.ctx.info, self.ctx.execution, self.plan)
+        self.planned = MapFile(workdir, maps.planner.allocator.grid.shape, ctx.caps.block)
+        stop = threading.Event()
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            analysis = pool.submit(analyse_pass, ctx, self.planned, stop)
+
+            def segment_maps(start: int, end: int) -> MapRecording:
+                analysis.result()
+                self.planned.cuts = ctx.policy.keyframes()
+                return self.planned.segment(start, end)
+            try:
+                self.rate_fit = fit_rate(ctx.input_path, self.s, ctx.info, ctx.execution, self.plan,
+                                         segment_maps=segment_maps)
+                analysis.result()  # no probe asked (a neutral map, or no frames): the encode still replays
+            finally:
+                stop.set()  # a failed probe: the analysis stops at its next frame
         maps.planner.rate_offset = self.rate_fit.offset_qp
 
     def _open_maps_writer(self) -> None:
@@ -277,6 +301,8 @@ class _Job:
     def _single_pass(self, tmp_out: str) -> PassResult:
         """One pass; a probe encode with a recording replays its maps and cuts, or records them."""
         ctx, rec = self.ctx, self.recording
+        if self.planned is not None:  # planned for the rate fit: replayed at the fitted offset, with its cuts
+            return run_pass(ctx, 1, tmp_out, replay_log=self.planned.reader(ctx.maps.planner.rate_offset))
         if rec is None or ctx.maps is None:
             return run_pass(ctx, 1, tmp_out)
         if rec.maps:
@@ -337,10 +363,12 @@ class _Job:
 
 
 def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execution: Execution | None = None,
-             plan: ShotPlan | None = None, keyframes: int | None = None) -> RateFit:
+             plan: ShotPlan | None = None, keyframes: int | None = None,
+             segment_maps: Callable[[int, int], MapRecording] | None = None) -> RateFit:
     """Fit the whole-frame offset that makes `settings`' map rate neutral at its CRF on this input, with probe
     encodes of sampled segments (semcodec.pipeline.ratefit). A chunked encode fits once and passes the
-    offset to every chunk (`run(rate_offset=...)`)."""
+    offset to every chunk (`run(rate_offset=...)`). `segment_maps`: the encode's own maps of a segment's frames
+    (ratefit.fit_rate_offset); without it each segment is analysed by its first ROI probe."""
 
     def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float,
               recording: MapRecording | None) -> Probe:
@@ -349,7 +377,7 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
 
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
     return fit_rate_offset(input_path, settings, frames, float(info.average_rate), probe, execution or Execution(),
-                           keyframes)
+                           keyframes, segment_maps)
 
 
 STATS_NAME = "rc.stats"  # x264/x265 add .mbtree / .cutree beside it

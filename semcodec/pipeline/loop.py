@@ -245,23 +245,49 @@ class _Planned:
 
     def _analyse(self, ef: av.VideoFrame, index: int) -> QpMap | None:
         """Worker thread: shot detection and the frame's QpMap."""
-        t0 = time.perf_counter()
-        t = float(ef.pts * ef.time_base)
-        maps = self.ctx.maps
-        aw, ah = self.ctx.analysis_size
-        self.ctx.policy.observe(index, t, ef, max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2))
-        qp = None
-        if maps is not None:
-            af = AnalysisFrame(index, t, None, small_luma(ef, aw, ah), make_rgb=lambda: small_rgb(ef, aw, ah))
-            plan = maps.planner(af)
-            qp = plan.qp
-            if self.record_log is not None:
-                self.record_log.write(qp)
-            if maps.maps_writer is not None:
-                maps.maps_writer.write(af.color(), plan.importance, qp.offsets, maps.planner.allocator.strength)
-        with self._lock:
-            self.ctx.analysis_s += time.perf_counter() - t0
-        return qp
+        return _plan_frame(self.ctx, ef, index, self.record_log, self._lock)
+
+
+def _plan_frame(ctx: PassContext, ef: av.VideoFrame, index: int, record_log, lock: threading.Lock) -> QpMap | None:
+    """Shot detection and frame `index`'s QpMap (recorded when `record_log` is given)."""
+    t0 = time.perf_counter()
+    t = float(ef.pts * ef.time_base)
+    maps = ctx.maps
+    aw, ah = ctx.analysis_size
+    ctx.policy.observe(index, t, ef, max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2))
+    qp = None
+    if maps is not None:
+        af = AnalysisFrame(index, t, None, small_luma(ef, aw, ah), make_rgb=lambda: small_rgb(ef, aw, ah))
+        plan = maps.planner(af)
+        qp = plan.qp
+        if record_log is not None:
+            record_log.write(qp)
+        if maps.maps_writer is not None:
+            maps.maps_writer.write(af.color(), plan.importance, qp.offsets, maps.planner.allocator.strength)
+    with lock:
+        ctx.analysis_s += time.perf_counter() - t0
+    return qp
+
+
+def analyse_pass(ctx: PassContext, record_log, stop: threading.Event | None = None) -> int:
+    """Decode the chunk and plan every frame's map and cuts, with no encoder: the maps go to `record_log`, the
+    cuts to `ctx.policy`. Stops early when `stop` is set. Returns the frames planned."""
+    result = PassResult(0)
+    with open_input(ctx.input_path) as inp:
+        vin = inp.streams.video[0]
+        if ctx.chunk.seeks:
+            inp.seek(ctx.chunk.seek_pts, stream=vin, backward=True)
+        ctx.policy.start_pass(replay=False)
+        if ctx.maps is not None:
+            ctx.maps.planner.reset()
+        lock, frames = threading.Lock(), 0
+        for ef, index in _input_frames(ctx, inp, result, None, {}, None, writes=False):
+            if stop is not None and stop.is_set():
+                break
+            _plan_frame(ctx, ef, index, record_log, lock)
+            frames += 1
+        ctx.policy.end_pass()
+    return frames
 
 
 def _open_output(ctx: PassContext, path: str | None):

@@ -91,10 +91,14 @@ KEYINT = 250
 
 
 def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps: float, encode: Encoder,
-                    execution: Execution, keyframes: int | None = None) -> RateFit:
+                    execution: Execution, keyframes: int | None = None,
+                    segment_maps: Callable[[int, int], MapRecording] | None = None) -> RateFit:
     """The whole-frame QP offset that makes the map rate neutral at this CRF. `encode(input, output,
     settings, chunk, execution, offset, recording)` runs one probe encode and returns its Probe. `keyframes`: how many
-    the real encode will have (a chunked one: one per chunk); default one per encoder GOP."""
+    the real encode will have (a chunked one: one per chunk); default one per encoder GOP. `segment_maps(start,
+    end)`: the maps and cuts the encode itself will use on those frames, asked for after the plain probes (it may
+    wait for an analysis running beside them); without it the first ROI probe of a segment analyses the segment
+    on its own."""
     t0 = time.perf_counter()
     fit = RateFit(segments=sample_segments(frames, fps))
     quiet = replace(execution, audio=False, progress=None, log_warnings=False)
@@ -106,8 +110,8 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
 
         keyframes = keyframes or max(1, math.ceil(frames / KEYINT))
 
-        # the first ROI probe of a segment analyses it; the later ones replay its maps at their own offset
-        recordings = {seg: MapRecording() for seg in fit.segments}
+        # the first ROI probe of a segment analyses it (or replays the encode's maps); later ones replay
+        recordings: dict[tuple[int, int], MapRecording] = {}
 
         def size(s: EncodeSettings, offset: float, with_map: bool = True) -> float:
             total = Probe()
@@ -119,6 +123,7 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
         plain = size(plain_settings, 0.0, with_map=False)
         if plain <= 0:
             return fit
+        recordings.update({seg: segment_maps(*seg) if segment_maps else MapRecording() for seg in fit.segments})
 
         def log_ratio(offset: float) -> float:
             r = math.log(max(1.0, size(roi_settings, offset)) / plain)
