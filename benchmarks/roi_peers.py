@@ -267,7 +267,8 @@ def semcodec_points(spec: Spec, src: str, bitrate: int, tmp: str, faces) -> dict
                      f"two_pass={spec.two_pass}, preset={spec.preset!r}, roi={settings.roi!r}, "
                      f"roi_strength={settings.roi_strength}), execution=Execution(audio=False))"),
             "kbps": bitrate // 1000, "video_bytes": video_bytes(out), "report_video_bytes":
-                report["output"]["video_bytes"], "wall_s": wall, "roi": report["roi"],
+                report["output"]["video_bytes"], "duration_s": report["output"]["duration_s"],
+            "rate_control": report["settings"]["rate_control"], "wall_s": wall, "roi": report["roi"],
             "warnings": report["warnings"], **_sei(spec, out), **measure(src, out, faces)}
         print(f"  {name:22} {points[name]['video_bytes']:>8,} B  face {points[name]['face_psnr_y']:.2f}  "
               f"VMAF {points[name]['vmaf']:.2f}  ({wall:.0f} s)", file=sys.stderr)
@@ -506,11 +507,30 @@ def markdown_codec(results: dict, x264: dict | None) -> str:
               f"| >= {X264_GAIN_KEPT:.0%} | gain vs off | x264's | kept |",
               "|---|---|---|---|---:|---:|---:|---|---:|---:|---:|"]
     lines += question_rows(results, x264)
+    if not two:
+        lines += ["", "Rate: each semcodec point's video bytes against its target (bitrate x duration / 8). "
+                  "`--roi off` is libvpx's one-pass ABR; with a map semcodec encodes at the constant quality that "
+                  "spends the target, fitted with probe encodes (semcodec.pipeline.ratetarget):", "",
+                  "| clip | target bytes | off | S=0.1 | S=0.2 | S=0.3 | rate control at S=0.2 |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        lines += rate_rows(results)
     lines += ["", f"Noise: stock {results['codec']} re-encoded at its matched rate with the budget "
               f"x{' and x'.join(f'{f:g}' for f in JITTER)}:", "", "| clip | video bytes | face PSNR-Y | VMAF |",
               "|---|---|---|---|"]
     lines += jitter_rows(results)
     return "\n".join(lines) + "\n"
+
+
+def rate_rows(results: dict) -> list[str]:
+    rows = []
+    for key, e in results["clips"].items():
+        pts = [e["points"][n] for n in FAMILIES["semcodec"]]
+        if any("duration_s" not in p for p in pts):
+            continue
+        target = e["bitrate"] / 8 * pts[0]["duration_s"]
+        cells = [f"{100 * (p['video_bytes'] / target - 1):+.1f} %" for p in pts]
+        rows.append(f"| {key} | {target:,.0f} | " + " | ".join(cells) + f" | {pts[2].get('rate_control', '')} |")
+    return rows
 
 
 def plot(key: str, entry: dict, path: str) -> None:

@@ -34,7 +34,9 @@ def register(sub) -> None:
                      help="encoder (default libx264). libsvtav1 ignores block maps: it is encoded plain")
     rate = enc.add_mutually_exclusive_group()
     rate.add_argument("--crf", type=finite_float(), help="constant quality (default: 23 x264, 28 x265, 34 vp9, 35 av1)")
-    rate.add_argument("--bitrate", type=parse_bitrate, help="target bitrate, e.g. 800k or 2M (ABR)")
+    rate.add_argument("--bitrate", type=parse_bitrate,
+                      help="target bitrate, e.g. 800k or 2M (ABR; vp9 with a map: the constant quality that spends "
+                           "it, fitted with probe encodes, since libvpx's own rate control undoes the map)")
     enc.add_argument("--two-pass", action="store_true", help="two-pass encode to --bitrate (x264, x265)")
     enc.add_argument("--preset", help="encoder preset (x264/x265 names; cpu-used 5-8 for vp9; 0-13 for av1)")
     enc.add_argument("--roi", default="auto", metavar="auto|off|LIST",

@@ -278,8 +278,9 @@ def test_vp9_and_av1_into_mov_are_refused_up_front(av_clip, tmp_path, codec, chu
 
 # ---- VP9 two-pass: refused, with the reason -----------------------------------------------------
 def test_vp9_two_pass_is_refused_with_the_reason(av_clip, tmp_path):
-    """libvpx writes no first-pass statistics in the realtime mode the VP9 map needs: checked here with the
-    ffmpeg binary itself (an empty stats log, pass 2 refuses), and semcodec says so up front."""
+    """libvpx writes no first-pass statistics in the realtime mode the VP9 map needs, and outside it FFmpeg's
+    wrapper drops the map: checked here with the ffmpeg binary itself (an empty stats log, pass 2 refuses; the
+    map skipped at -deadline good), and semcodec says so up front."""
     from semcodec.errors import UsageError
 
     opts = ["-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "6", "-lag-in-frames", "0", "-aq-mode", "0",
@@ -289,6 +290,10 @@ def test_vp9_two_pass_is_refused_with_the_reason(av_clip, tmp_path):
     r = subprocess.run([FF, "-v", "error", "-i", av_clip, *opts, "-pass", "2", str(tmp_path / "o.webm")],
                        capture_output=True, text=True)
     assert r.returncode != 0 and "rc_twopass_stats_in" in r.stderr
-    with pytest.raises(UsageError, match="^two-pass is not available with libvpx-vp9: its block map needs libvpx's "
-                                         "realtime mode .* writes no first-pass statistics"):
+    good = ["-c:v", "libvpx-vp9", "-deadline", "good", "-cpu-used", "5", "-lag-in-frames", "0", "-aq-mode", "0",
+            "-b:v", "200k", "-an", "-vf", "addroi=0:0:iw/2:ih:-0.2"]
+    r = subprocess.run([FF, "-v", "warning", "-i", av_clip, *good, "-f", "null", "-"], capture_output=True, text=True)
+    assert r.returncode == 0 and "deadline is REALTIME, so skipping ROI" in r.stderr
+    with pytest.raises(UsageError, match="^two-pass is not available with libvpx-vp9: FFmpeg's libvpx wrapper applies "
+                                         "the block map only in realtime mode .* writes no first-pass statistics"):
         run(av_clip, str(tmp_path / "v.mkv"), EncodeSettings(codec="libvpx-vp9", bitrate=200_000, two_pass=True))

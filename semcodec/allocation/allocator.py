@@ -88,7 +88,9 @@ class Allocator:
         imp = np.clip(self.block_mean(importance), 0.0, 1.0)
         dq = -self.strength * strength_scale * imp
         half = max(1, (self.levels or 0) // 2)  # level-limited encoders: offsets -half..half units, zero included
-        unit = max(self.strength / half, self.step)
+        # the unit follows the strength this frame uses: from the full strength, a map scaled down (a face filling
+        # the frame) rounded to zero everywhere and the encoder got no map at all
+        unit = max(self.strength * strength_scale / half, self.step)
         if self.balance:
             w = self.cost(gray, prev_gray)
             # solve sum(w * 2^(-(dq + shift)/6)) == sum(w) for shift, in closed form

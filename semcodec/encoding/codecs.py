@@ -56,6 +56,10 @@ class CodecCaps:
     map_params: tuple[str, ...] = ()  # params only an attached map needs
     asm_param: bool = False  # takes asm=LIST: x264, whose AVX-512 mbtree code is not deterministic (below)
     roi_options: dict = field(default_factory=dict)  # options the map needs, also used with --roi off
+    # its one-pass rate control undoes the map (libvpx realtime raises the base q-index by what the favoured
+    # blocks gain): a bitrate with a map is met at a fitted constant quality (semcodec.pipeline.ratetarget)
+    rate_control_fights_map: bool = False
+    keyint: int = 250  # the encoder's default keyframe distance as FFmpeg leaves it (libvpx: 128)
     note: str = ""
 
     def qp_range(self, bit_depth: int) -> float:
@@ -79,6 +83,7 @@ CAPABILITIES: dict[str, CodecCaps] = {
                             preset_range=(5, 8), preset_option="cpu-used",
                             roi_options={"deadline": "realtime", "aq-mode": "0", "lag-in-frames": "0",
                                          "row-mt": "1"},
+                            rate_control_fights_map=True, keyint=128,
                             note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5)"),
     "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8", crf_range=(0, 63), whole_crf=True,
                            preset_range=(0, 13),
@@ -135,12 +140,14 @@ DECODERS = {"libx264": "h264", "libx265": "hevc", "libvpx-vp9": "vp9", "libsvtav
 
 # Why an encoder has no two-pass here (said in the refusal, so a user knows it is not an oversight)
 NO_TWO_PASS = {
-    # measured with the ffmpeg CLI: `-deadline realtime -lag-in-frames 0 -pass 1` leaves an empty stats log and
-    # pass 2 fails ('rc_twopass_stats_in.buf not set'); `-deadline good` works but lands the map on wrong frames.
-    # (PyAV exposes no AVCodecContext.stats_out/stats_in either, through which FFmpeg's libvpx wrapper passes them)
-    "libvpx-vp9": "its block map needs libvpx's realtime mode (used for --roi off too, as the like-for-like "
-                  "baseline), in which libvpx writes no first-pass statistics; --bitrate runs one-pass ABR "
-                  "(it lands 5-10 % under the target on short clips)",
+    # checked with PyAV and the ffmpeg CLI: outside realtime mode FFmpeg's libvpx wrapper drops the map ("ROI is
+    # only enabled when aq_mode is 0, cpu_used >= 5 and deadline is REALTIME, so skipping ROI"; no segment read
+    # back at deadline good, cpu-used 1 or 5), and in realtime mode libvpx writes no first-pass statistics
+    # (`-deadline realtime -pass 1` leaves an empty log, pass 2 fails: 'rc_twopass_stats_in.buf not set')
+    "libvpx-vp9": "FFmpeg's libvpx wrapper applies the block map only in realtime mode (elsewhere it logs 'ROI is "
+                  "only enabled when ... deadline is REALTIME, so skipping ROI'), and in realtime mode libvpx "
+                  "writes no first-pass statistics; --bitrate with a map runs at the constant quality that spends "
+                  "the target (fitted with probe encodes), with --roi off it is libvpx's one-pass ABR",
     "libsvtav1": "FFmpeg's libsvtav1 wrapper takes no first-pass statistics",
 }
 

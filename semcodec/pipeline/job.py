@@ -20,7 +20,7 @@ import numpy as np
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
 from semcodec.analysis.schedule import Schedule, plan_strides
-from semcodec.encoding.codecs import caps_for, check_container
+from semcodec.encoding.codecs import RateControl, caps_for, check_container
 from semcodec.encoding.cost import encoder_ms_per_frame
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
@@ -33,11 +33,13 @@ from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContex
 from semcodec.pipeline.maplog import MapFile
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, wants_rate_fit
+from semcodec.pipeline.ratetarget import QualityForRate, fit_crf_for_rate, wants_crf_for_rate
 from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 from semcodec.planning import ShotPlan
 
 log = logging.getLogger("semcodec")
+MISS_WARNING = 0.05  # a bitrate met at a fitted CRF (ratetarget) this far off the target is worth a warning
 
 
 class _Job:
@@ -51,6 +53,7 @@ class _Job:
         self.rate_offset = rate_offset
         self.rate_fit: RateFit | None = None
         self.planned: MapFile | None = None  # the whole video's maps, planned once for the rate fit and the encode
+        self.crf_for_rate: QualityForRate | None = None
         self.schedule: Schedule | None = None
         self.rc = s.rate_control()
         self.warnings: list[str] = []
@@ -112,8 +115,10 @@ class _Job:
             self._ignore_text()
             return None
         grid = BlockGrid(ctx.prep.width, ctx.prep.height, ctx.caps.block)
-        # --crf-rate extra: nothing pays for the favoured regions (bitrate modes always balance)
-        balance = bool(s.bitrate) or s.crf_rate != "extra"
+        # --crf-rate extra: nothing pays for the favoured regions (bitrate modes balance). A bitrate met at a fitted
+        # CRF: the CRF pays, not positive offsets on the rest, which libvpx realtime codes at nearly the plain
+        # size (carphone CRF 53: balanced 23.5 KB, face 31.27 dB, VMAF 80.83; favour only 24.2 KB, 31.87, 82.33)
+        balance = not self._fits_crf_for_rate() and (bool(s.bitrate) or s.crf_rate != "extra")
         allocator = Allocator(grid, strength_in_qp(s.roi_strength, ctx.caps), levels=ctx.caps.max_levels,
                               balance=balance)
         self.text = self._text_guide()
@@ -160,6 +165,7 @@ class _Job:
     def run(self) -> EncodeReport:
         t_start = time.perf_counter()
         ctx = self.ctx
+        self._fit_crf_for_rate()
         with tempfile.TemporaryDirectory(prefix="semcodec-") as workdir, atomic_output(ctx.output_path) as tmp_out:
             ctx.stats_path = os.path.join(workdir, "rc.stats")
             self._open_maps_writer()
@@ -205,6 +211,38 @@ class _Job:
                 stop.set()  # a failed probe: the analysis stops at its next frame
         maps.planner.rate_offset = self.rate_fit.offset_qp
 
+    def _fits_crf_for_rate(self) -> bool:
+        """Whether _fit_crf_for_rate runs: not for an open-ended range (not made by semcodec.parallel), which
+        keeps the encoder's own rate control."""
+        chunk = self.ctx.chunk
+        return wants_crf_for_rate(self.s, self.ctx.caps) and self.recording is None and \
+            not (chunk.ranged and chunk.kept is None)
+
+    def _fit_crf_for_rate(self) -> None:
+        """A bitrate with a map on an encoder whose rate control undoes the map: run at the constant quality
+        that spends the target (ratetarget); a chunk of a parallel encode fits its own share."""
+        ctx = self.ctx
+        if ctx.maps is None or not self._fits_crf_for_rate():
+            return
+        self.crf_for_rate = fit_crf_for_rate_on(ctx.input_path, self.s, ctx.info, (ctx.prep.width, ctx.prep.height),
+                                                ctx.execution, self.plan, ctx.chunk if ctx.chunk.ranged else None)
+        fit = self.crf_for_rate
+        if fit.above_range:
+            # below what the coarsest CRF spends with the map (akiyo at 12k: the favoured blocks lifted until the
+            # size fit cost 13 VMAF more than libvpx's ABR with a balanced map; CQ mode starves the keyframes,
+            # which carry no map): the encoder's own rate control, the map balanced
+            ctx.maps.planner.allocator.balance = True
+            self.warn(f"--bitrate {self.s.bitrate / 1000:g}k with a map on {self.s.codec} is below what CRF "
+                      f"{fit.crf:g} spends with it: libvpx's one-pass rate control, which raises the base q-index "
+                      "by what the map favours")
+            return
+        ctx.rc = RateControl(crf=fit.crf)
+        ctx.maps.planner.rate_offset = fit.offset_qp
+        miss = fit.predicted_bytes / max(1.0, fit.target_bytes) - 1
+        if abs(miss) > MISS_WARNING:
+            self.warn(f"--bitrate with a map on {self.s.codec}: the nearest constant quality (CRF {fit.crf:g}) "
+                      f"spends {miss:+.0%} of the target on the probes")
+
     def _open_maps_writer(self) -> None:
         if not self.s.save_maps:
             return
@@ -218,7 +256,7 @@ class _Job:
 
     def _passes(self, workdir: str, tmp_out: str) -> PassResult:
         ctx = self.ctx
-        if not self.rc.two_pass:
+        if not ctx.rc.two_pass:  # also a bitrate met at a fitted CRF (_fit_crf_for_rate)
             return self._single_pass(tmp_out)
         if self.first_pass_dir:
             return self._second_pass(workdir, tmp_out)
@@ -328,11 +366,14 @@ class _Job:
                                duration, ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt,
                                keyframe_bytes=final.key_bytes, keyframes=final.key_frames,
                                first_frame_bytes=final.first_packet_bytes)
-        passes = 2 if self.rc.two_pass else 1
+        passes = 2 if ctx.rc.two_pass else 1
+        fit = self.rate_fit or self.crf_for_rate
         timings = Timings(seconds, analysis_s=ctx.analysis_s, fps=round(final.frames * passes / seconds, 2),
-                          rate_fit_s=self.rate_fit.seconds if self.rate_fit else None)
+                          rate_fit_s=fit.seconds if fit else None)
+        fitted = self.crf_for_rate and not self.crf_for_rate.above_range
+        rate_control = self.rc.describe() + (f" met at CRF {self.crf_for_rate.crf:g} (fitted)" if fitted else "")
         return EncodeReport(
-            input=info, output=output, settings=self.s, rate_control=self.rc.describe(),
+            input=info, output=output, settings=self.s, rate_control=rate_control,
             preset=str(self.s.preset or ctx.caps.default_preset), roi=self.roi,
             shots_method=ctx.policy.method, keyframes_at=self._keyframes(), timings=timings,
             plan_decisions=self.plan.decisions if self.plan else None,
@@ -357,6 +398,8 @@ class _Job:
         }
         if self.rate_fit is not None:
             self.roi.details["rate_fit"] = self.rate_fit.to_json()
+        if self.crf_for_rate is not None:
+            self.roi.details["crf_for_rate"] = self.crf_for_rate.to_json()
         if self.schedule is not None:
             self.roi.details["analysis_schedule"] = self.schedule.to_json()
         self.roi.analyzers = maps.planner.mapper.summary()
@@ -378,6 +421,29 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
     return fit_rate_offset(input_path, settings, frames, float(info.average_rate), probe, execution or Execution(),
                            keyframes, segment_maps)
+
+
+def _probe_encoder(plan: ShotPlan | None):
+    """One probe encode for the rate fits: `run` on a range of frames at a whole-frame offset, replaying or
+    recording the maps, as a ratefit.Probe."""
+
+    def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float,
+              recording: MapRecording | None) -> Probe:
+        o = run(path, out, s, plan=plan, chunk=chunk, execution=ex, rate_offset=offset, recording=recording).output
+        return Probe(o.first_frame_bytes, 1, o.video_bytes - o.first_frame_bytes, o.frames - 1)
+    return probe
+
+
+def fit_crf_for_rate_on(input_path: str, settings: EncodeSettings, info: StreamInfo, size: tuple[int, int],
+                        execution: Execution, plan: ShotPlan | None = None,
+                        chunk: ChunkRange | None = None) -> QualityForRate:
+    """The CRF and whole-frame offset at which `settings`' map spends its bitrate on this input, or on this
+    chunk of it (semcodec.pipeline.ratetarget)."""
+    frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
+    if chunk is not None:
+        frames = chunk.kept
+    return fit_crf_for_rate(input_path, settings, caps_for(settings.codec), frames, float(info.average_rate), size,
+                            _probe_encoder(plan), execution, chunk)
 
 
 STATS_NAME = "rc.stats"  # x264/x265 add .mbtree / .cutree beside it
