@@ -88,7 +88,8 @@ def make_clip(path, frames: int = 16, size: tuple[int, int] = (160, 96), fps: in
     """Write a small real clip with PyAV and return its path.
 
     content: 'texture' (panning texture with a moving patch), 'face' (astronaut photo) or
-    'texture_then_face' (first half texture, second half face: a face that appears mid-clip).
+    'texture_then_face' (first half texture, second half face: a face that appears mid-clip), 'two_textures'
+    (two different panning textures: a hard cut between busy shots).
     vfr: irregular timestamps in a 1/1000 time base. audio: a 48 kHz stereo AAC track (sine tones).
     rotation: display-matrix rotation in degrees on the video stream.
     sar: sample aspect ratio in the encoder context (bitstream VUI, MP4 pasp).
@@ -97,6 +98,8 @@ def make_clip(path, frames: int = 16, size: tuple[int, int] = (160, 96), fps: in
     fmt = CONTAINER_FOR_EXT[os.path.splitext(path)[1].lower()]
     if content == "texture_then_face":
         imgs = textured_frames(frames // 2, size) + face_frames(frames - frames // 2, size)
+    elif content == "two_textures":  # a hard cut between two busy shots
+        imgs = textured_frames(frames // 2, size) + textured_frames(frames - frames // 2, size, seed=11)
     else:
         imgs = face_frames(frames, size) if content == "face" else textured_frames(frames, size)
     with av.open(path, "w", format=fmt, options=container_options or {}) as out:

@@ -77,7 +77,7 @@ class Interrupted(SemcodecError):
 def settings_hash(settings, opts: ParallelOptions) -> str:
     d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
-             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=3, semcodec=__version__)
+             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=4, semcodec=__version__)
     if opts.target:
         d["target"] = opts.target
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
@@ -204,12 +204,24 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
                     "tail": min(tail, frames - c.end_frame), "budget_crf": crf,
+                    "opening_boost": _opening_boost(settings, c.start_frame, shots),
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
         "rate_fit": fit.to_json() if fit else None,
     }
     m = Manifest(work_dir, data)
     m.save()
     return m
+
+
+# x265's default ipratio: how much finer than its P-frames one piece codes the I-frame at a cut
+X265_IP_RATIO = 1.4
+
+
+def _opening_boost(settings, start: int, shots) -> float | None:
+    """ChunkRange.opening_boost for a two-pass x265 chunk that starts at a shot cut (not the first: one piece
+    codes its first frame at the P-frames' quantiser too); mid-shot, where one piece has no I-frame, none."""
+    cut = start > 0 and any(s.start_frame == start for s in shots)
+    return X265_IP_RATIO if cut and settings.two_pass and settings.codec == "libx265" else None
 
 
 def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):

@@ -303,6 +303,9 @@ def _add_video_stream(ctx: PassContext, out, vin, pass_no: int):
     opts, bit_rate = encoder_options(ctx.caps, ctx.rc, ctx.preset, pass_no=rc_pass, stats_path=ctx.stats_path,
                                      tune=ctx.tune, forced_keyframes=ctx.policy.forces_keyframes,
                                      with_map=ctx.maps is not None)
+    if rc_pass == 2 and ctx.chunk.opening_boost != 1.0 and ctx.caps.name == "libx265":
+        key = ctx.caps.params_option  # zone 0..1: the first frame coded (x265 ends a zone before its end frame)
+        opts[key] = ":".join(p for p in (opts.get(key), f"zones=0,1,b={ctx.chunk.opening_boost:g}") if p)
     info = ctx.info
     vout = out.add_stream(ctx.codec, rate=info.average_rate)
     cc = vout.codec_context
