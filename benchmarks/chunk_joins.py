@@ -101,6 +101,8 @@ def chunked(src: str, s: EncodeSettings, chunking: str, overlap: float, tmp: str
            "boundaries": _boundaries(diff, starts)}
     if s.bitrate:
         row["rate_error_pct"] = round(100 * (kbps * 1000 / s.bitrate - 1), 2)
+        # what the keyframes of chunks that start inside shots cost, as the job measured it (runner._share_budget)
+        row["keyframe_share_pct"] = (rep["parallel"].get("budget") or {}).get("keyframe_share_pct")
     os.unlink(out)
     return row
 
@@ -145,19 +147,23 @@ def markdown(res: dict) -> str:
              "itself; bikes (5 hard cuts) is split at its shots. CRF chunks spend more than the single piece (the "
              "kb/s column): each chunk opens with an IDR, which at 1-2 s chunks is also what two-pass chunks lose "
              "at equal size. Two-pass shares come from a budget pass at one CRF per job (semcodec/parallel/"
-             "budget.py). In-sample clips.",
+             "budget.py); 'keyframes %' is the share of the two-pass budget that the keyframes of chunks starting "
+             "inside a shot cost beyond an inter frame, as the job reports it (it warns above 5 %). "
+             "In-sample clips.",
              "", "| clip | codec | rate | chunks | overlap s | n | kb/s (single) | error % | worst frame dB | "
-             "worst before a join dB | frames < -1 dB | VMAF (single) | meets targets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "worst before a join dB | frames < -1 dB | VMAF (single) | keyframes % | meets targets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         rate = f"two-pass {r['target_kbps']:g}k" if r["mode"] == "two-pass" else f"CRF {r['crf']}"
         for c in r["chunked"]:
             worst_join = min((b["worst_before_db"] for b in c["boundaries"]), default=0.0)
             err = f"{c['rate_error_pct']:+.2f}" if "rate_error_pct" in c else "-"
+            share = c.get("keyframe_share_pct")
+            share = "-" if share is None else f"{share:.1f}"
             lines.append(f"| {r['clip']} | {r['codec']} | {rate} | {c['chunking']} | {c['overlap_s']:g} | "
                          f"{c['chunks']} | {c['video_kbps']:.1f} ({r['single']['video_kbps']:.1f}) | {err} | "
                          f"{c['worst_frame_db']:+.2f} | {worst_join:+.2f} | {c['frames_over_1db_below']} | "
-                         f"{c['vmaf']:.2f} ({r['single']['vmaf']:.2f}) | {_verdict(r, c)} |")
+                         f"{c['vmaf']:.2f} ({r['single']['vmaf']:.2f}) | {share} | {_verdict(r, c)} |")
     return "\n".join(lines) + "\n"
 
 

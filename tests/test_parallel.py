@@ -263,6 +263,23 @@ def test_two_pass_budget_from_first_passes():
     assert rates[1] == rates[0]  # the tail is not the chunk's to spend: pass 2 encodes the kept frames only
 
 
+def test_keyframe_share_counts_only_chunks_inside_shots():
+    """An opening IDR inside a shot costs what it spends beyond the chunk's mean inter frame; at a cut (one
+    piece has a keyframe there too) it costs nothing extra."""
+    from semcodec.parallel.budget import FrameCost, keyframe_share
+
+    def chunk(n):
+        return [FrameCost(i, "I" if i == 0 else "P", 2.0, 10_000.0 if i == 0 else 1000.0, 0.0) for i in range(n)]
+
+    costs = [chunk(10), chunk(10), chunk(10)]
+    q = 2.0 * 1.4  # the I-frame (coded 1.4x finer than P) then costs exactly its statistics
+    assert keyframe_share(costs, [10] * 3, q, [False, False, False]) == 0
+    one = keyframe_share(costs, [10] * 3, q, [False, True, False])
+    p = 1000.0 / 1.4 ** 1.1
+    assert one == pytest.approx((10_000.0 - p) / (3 * (10_000.0 + 9 * p)))
+    assert keyframe_share(costs, [10] * 3, q, [False, True, True]) == pytest.approx(2 * one)
+
+
 def test_chunk_tail_is_encoded_and_dropped(tmp_path):
     """A chunk with a tail: the file holds only its own frames, its last one a P-frame (no kept B-frame
     references a dropped one), it decodes clean; the tail changes the chunk's bytes."""
@@ -288,7 +305,11 @@ def test_two_pass_chunks_resume_after_first_pass(cut_clip, tmp_path):
     s = EncodeSettings(bitrate=200_000, two_pass=True, roi="off", **FAST)
     whole = tmp_path / "whole.mp4"
     rep = encode_parallel(cut_clip, str(whole), s, _opts(tmp_path, "a"))
-    assert abs(rep["parallel"]["budget"]["error_pct"]) < 25  # 0.8 s chunks of a 3 s clip: rough, as above
+    budget = rep["parallel"]["budget"]
+    assert abs(budget["error_pct"]) < 25  # 0.8 s chunks of a 3 s clip: rough, as above
+    # 0.4-1 s chunks, most inside a shot: their keyframes' share is measured and the user told what to change
+    assert budget["chunks_inside_shots"] >= 2 and budget["keyframe_share_pct"] > 5
+    assert any("start inside a shot" in w and "--chunk-min-s" in w for w in rep["warnings"]), rep["warnings"]
     part = tmp_path / "part.mp4"
     with pytest.raises(Interrupted):
         encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b", max_chunks=2))
@@ -314,6 +335,8 @@ def test_two_pass_chunks_spend_what_the_single_piece_spends_on_their_frames(tmp_
         workers=2, chunk_min_s=1.0, chunk_max_s=3.0, work_dir=str(tmp_path / "w")))
     starts = [c["start_frame"] for c in rep["parallel"]["chunks"]]
     assert starts == [0, 38]
+    assert rep["parallel"]["budget"]["chunks_inside_shots"] == 0  # at the cut: no keyframe one piece lacks
+    assert rep["parallel"]["budget"]["keyframe_share_pct"] == 0 and not rep["warnings"]
     man = json.loads((tmp_path / "w" / "manifest.json").read_text())
     assert all("budget.stats" in c["pass1"]["files"] for c in man["chunks"])
 

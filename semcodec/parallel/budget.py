@@ -88,3 +88,17 @@ def chunk_bitrates(chunks: list[list[FrameCost]], kept: list[int], kept_s: list[
     rates = [max(1000, int(round(_kept_bits([frames], [k], q) / max(1e-6, s))))
              for frames, k, s in zip(chunks, kept, kept_s)]
     return rates, q
+
+
+def keyframe_share(chunks: list[list[FrameCost]], kept: list[int], q: float, inside_shot: list[bool]) -> float:
+    """What the opening IDRs of the chunks that start inside a shot cost beyond the frame one piece codes there
+    (the chunk's mean kept non-I frame), as a share of all kept bits at quantiser scale `q`: bits every other
+    frame gives up, since one piece has no keyframe there (at a cut it has one too, and nothing is lost)."""
+    total = _kept_bits(chunks, kept, q)
+    extra = 0.0
+    for frames, k, inside in zip(chunks, kept, inside_shot):
+        rest = [c.bits(q) for c in frames if 0 < c.frame < k and c.kind != "I"]
+        opening = [c.bits(q) for c in frames if c.frame == 0]
+        if inside and rest and opening:
+            extra += max(0.0, opening[0] - sum(rest) / len(rest))
+    return extra / total if total > 0 else 0.0
