@@ -3,8 +3,8 @@
 Two-pass x265 medium at the clip's x265 mid-rate (benchmarks/roi_vs_x264.py), `--roi auto` at the default
 strength, each variant changing one thing in how the map is encoded, against `--roi off` (stock x265):
 
-- `default`: semcodec as shipped (qg-size=16 with a map, the map balanced: the rest of the frame pays);
-- `qg-size 32`: x265's default quantization group (the offsets applied per 32x32);
+- `default`: semcodec as shipped (x265's default 32x32 quantization groups; the map balanced: the rest pays);
+- `qg-size 16`: the offsets applied per 16x16, as the map's grid (semcodec's choice until this measurement);
 - `psy off`: psy-rd=0, psy-rdoq=0 with the map (does x265 spend the face's bits on texture energy, not fidelity?);
 - `CRF fitted`: constant quality fitted to the bitrate with probe encodes (semcodec.pipeline.ratetarget, as VP9's
   bitrate mode): does x265's two-pass rate control undo the map?
@@ -44,8 +44,8 @@ STOCK = codecs.CAPABILITIES[CODEC]
 VARIANTS = {
     "off": ({}, True),
     "default": ({}, True),
-    "qg-size 32": ({"map_params": ()}, True),
-    "psy off": ({"map_params": ("qg-size=16", "psy-rd=0", "psy-rdoq=0")}, True),
+    "qg-size 16": ({"map_params": ("qg-size=16",)}, True),
+    "psy off": ({"map_params": ("psy-rd=0", "psy-rdoq=0")}, True),
     "CRF fitted": ({"rate_control_fights_map": True}, False),
 }
 

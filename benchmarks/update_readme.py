@@ -132,6 +132,8 @@ def render() -> str:
     parts += markdown_file("roi_peers.md")
     parts += markdown_file("roi_peers_libx265.md")
     parts += markdown_file("roi_peers_libvpx-vp9.md")
+    parts += markdown_file("roi_readback.md")
+    parts += markdown_file("roi_x265.md")
     speed = _load("speed.json")
     if speed:
         parts += speed_table(speed)

@@ -56,6 +56,6 @@ def test_roi_off_options_are_stock():
     x265, _ = encoder_options(caps_for("libx265"), RateControl(crf=28), None, with_map=False)
     assert x265 == {"preset": "medium", "crf": "28", "x265-params": "log-level=error"}
     x265_map, _ = encoder_options(caps_for("libx265"), RateControl(crf=28), None, with_map=True)
-    assert "qg-size=16" in x265_map["x265-params"]
+    assert x265_map == x265  # x265's own quantization groups carry the map (benchmarks/results/roi_x265.md)
     x264, _ = encoder_options(caps_for("libx264"), RateControl(crf=23), "ultrafast", with_map=False)
     assert "aq-mode" not in x264

@@ -74,10 +74,11 @@ CAPABILITIES: dict[str, CodecCaps] = {
                          note="per-16x16 QP offsets; needs aq-mode != 0 (default 1)", **_X26X),
     "libx265": CodecCaps("libx265", True, 16, params_option="x265-params", no_aq_presets=("ultrafast", "superfast"),
                          aq_in_params=True, quiet_params=("log-level=error",),
-                         # x265 reads the offsets on a 16x16 grid but applies QP per quantization group (32x32
-                         # by default), which blurs a face-sized map; qg-size=16 keeps it. Only with a map: on
-                         # its own it costs 0.4-0.6 VMAF at equal size against stock x265 (results/parity.md)
-                         map_params=("qg-size=16",),
+                         # x265 reads the offsets on a 16x16 grid and applies them per quantization group (32x32
+                         # by default). qg-size=16 would follow a face-sized map more closely, but measured at
+                         # equal size it loses on face and frame alike (two-pass, S=0.2, qg-size 32 against 16:
+                         # carphone +0.18 dB face / +0.98 VMAF, akiyo +0.17 / +0.55, his_girl_friday +0.11 / +0.56;
+                         # benchmarks/results/roi_x265.md), so the map gets x265's own default
                          note="per-16x16 QP offsets; needs aq-mode != 0 (default 2)", **_X26X),
     "libvpx-vp9": CodecCaps("libvpx-vp9", True, 8, 63 / 4, 7, False, "6", crf_range=(0, 63), whole_crf=True,
                             preset_range=(5, 8), preset_option="cpu-used",
@@ -238,7 +239,7 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
     """FFmpeg private options and bit_rate for one encode. Without a map (`with_map=False`, i.e. --roi
     off) they are exactly what `ffmpeg -c:v CODEC -preset P -crf N` (or `-b:v R -pass N`) uses, so the
     baseline is the encode a user would run instead; with a map they add only what the map needs to
-    land (x265 qg-size=16, AQ on for presets that turn it off). `tune` and `forced_keyframes` come
+    land (AQ on for presets that turn it off). `tune` and `forced_keyframes` come
     only from shot-aware decisions."""
     preset = str(preset or caps.default_preset)
     check_preset(caps.name, preset)
