@@ -165,9 +165,9 @@ def uniform_rows(key: str) -> list[dict]:
 UNIFORM_CRF = 53
 UNIFORM_FINDING = (
     "A segment offset is not a CRF step: with +1 quantizer step on every block at CRF c the blocks read back at "
-    "CRF c+1's q-index, yet the file is larger than CRF c's and the picture as CRF c's. libvpx's realtime "
-    "encoder takes its coding decisions from the frame's base q-index, not the segment's, so a coarser segment "
-    "saves next to nothing and a finer one gains less than its quantizer says. Hence semcodec's VP9 bitrate mode "
+    "CRF c+1's q-index, yet the file is larger than CRF c's and the picture as CRF c's. So in libvpx's realtime "
+    "encoder a coarser segment saves nothing here and a finer one costs more than a finer CRF for less (why, "
+    "inside libvpx, is not traced here). Hence semcodec's VP9 bitrate mode "
     "favours with negative offsets only and lets a higher CRF pay (semcodec.pipeline.ratetarget).")
 
 FINDING = (
