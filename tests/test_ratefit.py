@@ -33,6 +33,18 @@ def test_solver_finds_the_neutral_offset(r0, curve):
     assert abs(log_ratio(d)) < 2.5 * TOLERANCE
 
 
+def test_solver_interpolates_between_probes_on_either_side_without_probing_again():
+    calls = []
+
+    def log_ratio(d):  # the first step overshoots: the size answers 1.5x what 2^(-QP/6) says
+        calls.append(d)
+        return 0.2 - 1.5 * math.log(2) / 6 * d
+
+    d = _solve(log_ratio)
+    assert len(calls) == 2 and log_ratio(calls[1]) < 0 < log_ratio(0.0)
+    assert d == pytest.approx(0.2 / (1.5 * math.log(2) / 6))  # a straight line: the secant is exact
+
+
 def test_solver_leaves_a_neutral_map_alone():
     assert _solve(lambda d: 0.001) == 0.0
 

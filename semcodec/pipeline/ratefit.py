@@ -137,9 +137,12 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
 
 def _solve(log_ratio: Callable[[float], float]) -> float:
     """The offset where log_ratio crosses zero: a first step as if size ~ 2^(-QP/6), then secant steps,
-    at most MAX_PROBES probes, stopping once within TOLERANCE. A step the size does not answer (an encoder
-    that turns small offsets into whole QPs) is doubled. Out of probes: the last secant estimate, or the best
-    probed offset when the last step was not a secant one."""
+    at most MAX_PROBES probes, stopping once within TOLERANCE. A secant between two probes on either side of
+    the plain size is used without probing it: it interpolates (the size falls monotonically in the offset, so
+    the answer lies between them), where an extrapolated one can overshoot on a noisy small frame (akiyo, CRF
+    30: +9.2 % at 0, +4.7 % at 0.76 QP, the secant 1.6 QP gave -4.2 % on the clip). A step the size does not
+    answer (an encoder that turns small offsets into whole QPs) is doubled. Out of probes: the last secant
+    estimate, or the best probed offset when the last step was not a secant one."""
     d0, r0 = 0.0, log_ratio(0.0)
     if abs(r0) < TOLERANCE:
         return 0.0
@@ -154,7 +157,10 @@ def _solve(log_ratio: Callable[[float], float]) -> float:
         if slope > -1e-3:
             d1, secant = _clamp(2.0 * d1), False
             continue
+        bracketed = (r0 > 0) != (r1 > 0)
         d0, r0, d1, secant = d1, r1, _clamp(d1 - r1 / slope), True
+        if bracketed:
+            return d1
     return d1 if secant else best[1]
 
 
