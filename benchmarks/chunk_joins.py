@@ -148,11 +148,14 @@ def markdown(res: dict) -> str:
              "kb/s column): each chunk opens with an IDR, which at 1-2 s chunks is also what two-pass chunks lose "
              "at equal size. Two-pass shares come from a budget pass at one CRF per job (semcodec/parallel/"
              "budget.py); 'keyframes %' is the share of the two-pass budget that the keyframes of chunks starting "
-             "inside a shot cost beyond an inter frame, as the job reports it (it warns above 5 %). "
-             "In-sample clips.",
+             "inside a shot cost beyond an inter frame, as the job reports it (it warns above 5 %). Wall: the "
+             "chunked job with 2 workers (shot detection, every chunk's passes: two-pass chunks run three, the "
+             "first pass, the budget pass and pass 2; the join) against the single piece on 1 thread, on a "
+             "shared machine. In-sample clips.",
              "", "| clip | codec | rate | chunks | overlap s | n | kb/s (single) | error % | worst frame dB | "
-             "worst before a join dB | frames < -1 dB | VMAF (single) | keyframes % | meets targets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "worst before a join dB | frames < -1 dB | VMAF (single) | keyframes % | wall s (single) | "
+             "meets targets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         rate = f"two-pass {r['target_kbps']:g}k" if r["mode"] == "two-pass" else f"CRF {r['crf']}"
         for c in r["chunked"]:
@@ -163,7 +166,8 @@ def markdown(res: dict) -> str:
             lines.append(f"| {r['clip']} | {r['codec']} | {rate} | {c['chunking']} | {c['overlap_s']:g} | "
                          f"{c['chunks']} | {c['video_kbps']:.1f} ({r['single']['video_kbps']:.1f}) | {err} | "
                          f"{c['worst_frame_db']:+.2f} | {worst_join:+.2f} | {c['frames_over_1db_below']} | "
-                         f"{c['vmaf']:.2f} ({r['single']['vmaf']:.2f}) | {share} | {_verdict(r, c)} |")
+                         f"{c['vmaf']:.2f} ({r['single']['vmaf']:.2f}) | {share} | "
+                         f"{c['wall_s']:.1f} ({r['single']['wall_s']:.1f}) | {_verdict(r, c)} |")
     return "\n".join(lines) + "\n"
 
 
