@@ -165,13 +165,13 @@ class _Job:
     def run(self) -> EncodeReport:
         t_start = time.perf_counter()
         ctx = self.ctx
-        self._fit_crf_for_rate()
         with tempfile.TemporaryDirectory(prefix="semcodec-") as workdir, atomic_output(ctx.output_path) as tmp_out:
             ctx.stats_path = os.path.join(workdir, "rc.stats")
             self._open_maps_writer()
             ok = False
             try:
                 self._fit_rate(workdir)
+                self._fit_crf_for_rate(workdir)
                 final = self._passes(workdir, tmp_out)
                 ok = True
             finally:
@@ -218,16 +218,23 @@ class _Job:
         return wants_crf_for_rate(self.s, self.ctx.caps) and self.recording is None and \
             not (chunk.ranged and chunk.kept is None)
 
-    def _fit_crf_for_rate(self) -> None:
+    def _fit_crf_for_rate(self, workdir: str) -> None:
         """A bitrate with a map on an encoder whose rate control undoes the map: run at the constant quality
-        that spends the target (ratetarget); a chunk of a parallel encode fits its own share."""
+        that spends the target (ratetarget); a chunk of a parallel encode fits its own share. The maps and cuts
+        are planned once, before the probes; the probes and the encode replay them."""
         ctx = self.ctx
         if ctx.maps is None or not self._fits_crf_for_rate():
             return
+        self.planned = MapFile(workdir, ctx.maps.planner.allocator.grid.shape, ctx.caps.block)
+        analyse_pass(ctx, self.planned)
+        self.planned.cuts = ctx.policy.keyframes()
         self.crf_for_rate = fit_crf_for_rate_on(ctx.input_path, self.s, ctx.info, (ctx.prep.width, ctx.prep.height),
-                                                ctx.execution, self.plan, ctx.chunk if ctx.chunk.ranged else None)
+                                                ctx.execution, self.plan, ctx.chunk if ctx.chunk.ranged else None,
+                                                self.planned.segment)
         fit = self.crf_for_rate
         if fit.above_range:
+            self.planned.close()  # planned without a balance: the encode plans its own
+            self.planned = None
             # below what the coarsest CRF spends with the map (akiyo at 12k: the favoured blocks lifted until the
             # size fit cost 13 VMAF more than libvpx's ABR with a balanced map; CQ mode starves the keyframes,
             # which carry no map): the encoder's own rate control, the map balanced
@@ -435,15 +442,15 @@ def _probe_encoder(plan: ShotPlan | None):
 
 
 def fit_crf_for_rate_on(input_path: str, settings: EncodeSettings, info: StreamInfo, size: tuple[int, int],
-                        execution: Execution, plan: ShotPlan | None = None,
-                        chunk: ChunkRange | None = None) -> QualityForRate:
+                        execution: Execution, plan: ShotPlan | None = None, chunk: ChunkRange | None = None,
+                        segment_maps=None) -> QualityForRate:
     """The CRF and whole-frame offset at which `settings`' map spends its bitrate on this input, or on this
     chunk of it (semcodec.pipeline.ratetarget)."""
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
     if chunk is not None:
         frames = chunk.kept
     return fit_crf_for_rate(input_path, settings, caps_for(settings.codec), frames, float(info.average_rate), size,
-                            _probe_encoder(plan), execution, chunk)
+                            _probe_encoder(plan), execution, chunk, segment_maps)
 
 
 STATS_NAME = "rc.stats"  # x264/x265 add .mbtree / .cutree beside it

@@ -15,6 +15,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from semcodec.encoding.codecs import CodecCaps
@@ -88,10 +89,13 @@ def probe_segments(frames: int, fps: float) -> list[tuple[int, int]]:
 
 def fit_crf_for_rate(input_path: str, settings: EncodeSettings, caps: CodecCaps, frames: int, fps: float,
                      size: tuple[int, int], encode: Encoder, execution: Execution,
-                     chunk: ChunkRange | None = None) -> QualityForRate:
+                     chunk: ChunkRange | None = None,
+                     segment_maps: Callable[[int, int], MapRecording] | None = None) -> QualityForRate:
     """The CRF and whole-frame offset at which `settings`' map spends `settings.bitrate` on this input.
     `encode` runs one probe encode (as for semcodec.pipeline.ratefit.fit_rate_offset). `chunk`: a chunk of a
-    parallel encode, `frames` long: probed whole (chunks are short), from its own seek point."""
+    parallel encode, `frames` long: probed whole (chunks are short), from its own seek point. `segment_maps(start,
+    end)`: the maps and cuts the encode itself will use on those frames (planned once, without a balance); without
+    it the first probe of a segment analyses the segment on its own."""
     t0 = time.perf_counter()
     target = settings.bitrate / 8 * frames / fps
     segments = [(0, frames)] if chunk is not None else probe_segments(frames, fps)
@@ -102,7 +106,7 @@ def fit_crf_for_rate(input_path: str, settings: EncodeSettings, caps: CodecCaps,
     def frame_range(a: int, b: int) -> ChunkRange:
         return ChunkRange(a, b) if chunk is None else replace(chunk, tail=0)
     quiet = replace(execution, audio=False, progress=None, log_warnings=False)
-    recordings = {seg: MapRecording() for seg in fit.segments}
+    recordings = {seg: segment_maps(*seg) if segment_maps else MapRecording() for seg in fit.segments}
     tried: dict[tuple[int, float], float] = {}
     with tempfile.TemporaryDirectory(prefix="semcodec-ratetarget-") as tmp:
         out = os.path.join(tmp, "probe.mkv")
