@@ -189,3 +189,30 @@ def test_neutral_encode_analyses_once_and_replays_what_it_planned(face_clip, tmp
     assert runs == {a["name"]: a["runs"] for a in model.roi.analyzers} and runs["faces"] > 0
     assert (tmp_path / "n.mp4").read_bytes() == (tmp_path / "l.mp4").read_bytes()
     assert live.output.video_bytes == neutral.output.video_bytes
+
+
+def test_probe_segments_seek_to_their_keyframe_and_encode_the_same_frames(tmp_path):
+    """Probe encodes of a late segment seek to the keyframe before it (frame_pts) instead of decoding the video
+    from its start, and encode the same frames: identical bytes, plain and with a map."""
+    import av
+
+    from conftest import face_frames
+    from semcodec.pipeline import ChunkRange, run
+    from semcodec.pipeline.ratefit import frame_pts
+
+    path, frames = str(tmp_path / "gop.mp4"), face_frames(64, (160, 96))
+    with av.open(path, "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = 160, 96, "yuv420p"
+        vs.options = {"crf": "18", "preset": "ultrafast", "g": "8", "bf": "2"}
+        for img in frames:
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(vs.encode(None))
+    pts = frame_pts(path)
+    assert pts is not None and len(pts) == 64 and pts == sorted(set(pts))
+    for roi in ("off", "faces"):
+        s = EncodeSettings(crf=26, roi=roi)
+        a = run(path, str(tmp_path / f"a_{roi}.mp4"), s, chunk=ChunkRange(45, 60), rate_offset=0.0)
+        b = run(path, str(tmp_path / f"b_{roi}.mp4"), s, chunk=ChunkRange(45, 60, pts[45]), rate_offset=0.0)
+        assert a.output.frames == b.output.frames == 15 and b.packets < a.packets  # b started at frame 40
+        assert (tmp_path / f"a_{roi}.mp4").read_bytes() == (tmp_path / f"b_{roi}.mp4").read_bytes()

@@ -32,7 +32,7 @@ from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, analyse_pass, run_pass
 from semcodec.pipeline.maplog import MapFile
 from semcodec.pipeline.planner import FramePlanner
-from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, wants_rate_fit
+from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, frame_pts, wants_rate_fit
 from semcodec.pipeline.ratetarget import QualityForRate, fit_crf_for_rate, wants_crf_for_rate
 from semcodec.pipeline.report import EncodeReport, OutputSummary, RoiSummary, Timings
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
@@ -427,7 +427,7 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
 
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
     return fit_rate_offset(input_path, settings, frames, float(info.average_rate), probe, execution or Execution(),
-                           keyframes, segment_maps)
+                           keyframes, segment_maps, frame_pts(input_path))
 
 
 def _probe_encoder(plan: ShotPlan | None):

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from semcodec.io.reader import open_input
 from semcodec.pipeline.loop import MapRecording
 from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 
@@ -90,15 +91,29 @@ Encoder = Callable[[str, str, EncodeSettings, ChunkRange, Execution, float, MapR
 KEYINT = 250
 
 
+def frame_pts(path: str) -> list[int] | None:
+    """The input's video frame timestamps in presentation order, read from its packets (no decoding), when every
+    packet has one and no two share one; None otherwise (as semcodec.parallel.index.scan decides). A probe
+    segment then seeks to the keyframe before its first frame instead of decoding the video from its start:
+    a segment near the end of a QCIF clip spent more on decoding the frames before it than on its encode."""
+    with open_input(path) as c:
+        vs = c.streams.video[0]
+        pts = [p.pts for p in c.demux(vs) if not (p.size == 0 and p.pts is None)]
+    if not pts or any(t is None for t in pts) or len(set(pts)) != len(pts):
+        return None
+    return sorted(pts)
+
+
 def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps: float, encode: Encoder,
                     execution: Execution, keyframes: int | None = None,
-                    segment_maps: Callable[[int, int], MapRecording] | None = None) -> RateFit:
+                    segment_maps: Callable[[int, int], MapRecording] | None = None,
+                    pts: list[int] | None = None) -> RateFit:
     """The whole-frame QP offset that makes the map rate neutral at this CRF. `encode(input, output,
     settings, chunk, execution, offset, recording)` runs one probe encode and returns its Probe. `keyframes`: how many
     the real encode will have (a chunked one: one per chunk); default one per encoder GOP. `segment_maps(start,
     end)`: the maps and cuts the encode itself will use on those frames, asked for after the plain probes (it may
     wait for an analysis running beside them); without it the first ROI probe of a segment analyses the segment
-    on its own."""
+    on its own. `pts`: the frames' timestamps (frame_pts), so that probes seek to their segments."""
     t0 = time.perf_counter()
     fit = RateFit(segments=sample_segments(frames, fps))
     quiet = replace(execution, audio=False, progress=None, log_warnings=False)
@@ -117,7 +132,8 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
             total = Probe()
             for a, b in fit.segments:
                 rec = recordings[(a, b)] if with_map else None
-                total = total + encode(input_path, out, s, ChunkRange(a, b), quiet, offset, rec)
+                seek = pts[a] if pts and 0 < a < len(pts) else None
+                total = total + encode(input_path, out, s, ChunkRange(a, b, seek), quiet, offset, rec)
             return total.projected(frames, keyframes)
 
         plain = size(plain_settings, 0.0, with_map=False)
