@@ -3,9 +3,10 @@
 
 The allocator balances each map with a rate model, but only the encoder knows what a map costs (its AQ,
 mbtree and dead zone answer a QP offset very unevenly). So before the main encode, a few sampled segments
-are encoded for real: once plain, as `--roi off` would, and with the map at two whole-frame offsets. The
-offset that makes the ROI segments as large as the plain ones (a secant step on log size, which is close
-to linear in QP) is added to every map of the main encode."""
+are encoded for real: once plain, as `--roi off` would, and with the map at one to three whole-frame offsets.
+The offset that makes the ROI segments as large as the plain ones (a secant step on log size, which is close
+to linear in QP) is added to every map of the main encode. A single-piece encode plans its maps once and the
+ROI probes replay the segments' share of them (semcodec.pipeline.job, semcodec.pipeline.maplog)."""
 from __future__ import annotations
 
 import math
