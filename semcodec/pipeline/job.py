@@ -419,15 +419,9 @@ def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execut
     encodes of sampled segments (semcodec.pipeline.ratefit). A chunked encode fits once and passes the
     offset to every chunk (`run(rate_offset=...)`). `segment_maps`: the encode's own maps of a segment's frames
     (ratefit.fit_rate_offset); without it each segment is analysed by its first ROI probe."""
-
-    def probe(path: str, out: str, s: EncodeSettings, chunk: ChunkRange, ex: Execution, offset: float,
-              recording: MapRecording | None) -> Probe:
-        o = run(path, out, s, plan=plan, chunk=chunk, execution=ex, rate_offset=offset, recording=recording).output
-        return Probe(o.first_frame_bytes, 1, o.video_bytes - o.first_frame_bytes, o.frames - 1)
-
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
-    return fit_rate_offset(input_path, settings, frames, float(info.average_rate), probe, execution or Execution(),
-                           keyframes, segment_maps, frame_pts(input_path))
+    return fit_rate_offset(input_path, settings, frames, float(info.average_rate), _probe_encoder(plan),
+                           execution or Execution(), keyframes, segment_maps, frame_pts(input_path))
 
 
 def _probe_encoder(plan: ShotPlan | None):
