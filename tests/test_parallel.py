@@ -376,3 +376,28 @@ def test_x265_two_pass_chunk_opening_at_a_cut_as_fine_as_one_piece(tmp_path):
     one, chunked = _psnr_y(clip, tmp_path / "single.mp4"), _psnr_y(clip, tmp_path / "chunked.mp4")
     assert chunked[38] > one[38] - 1.0, (chunked[38], one[38])  # before: -3.5 dB
     assert min(b - a for a, b in zip(one, chunked)) > -1.0
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_first_pass_frame_types_scale_as_the_encoders_pass_2_does(tmp_path, codec):
+    """Real first-pass statistics: x264 with mb-tree codes every B-frame at the last P-frame's scale (it sets
+    pbratio to 1), x265 with cu-tree only the referenced ones ('B'), the others ('b') at pbratio 1.3; I-frames
+    1.4x finer. (The budget once scaled every B-frame by 1.3, which misjudged chunks by their B-frame share.)"""
+    import subprocess
+
+    import imageio_ffmpeg
+
+    from semcodec.parallel.budget import read_stats
+    stats = str(tmp_path / "pass1.log")
+    two = (["-x265-params", f"log-level=error:pass=1:stats={stats}"] if codec == "libx265"
+           else ["-pass", "1", "-passlogfile", stats])
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=s=160x96:d=2",
+                    "-c:v", codec, "-b:v", "100k", *two, "-f", "null", "-"], check=True)
+    path = stats if codec == "libx265" else stats + "-0.log"
+    costs = read_stats(path)
+    raw = [line.split("type:")[1][0] for line in open(path) if line.startswith("in:")]
+    assert len(raw) == len(costs) == 50
+    by_type = {t: sorted({round(c.type_scale, 4) for c, r in zip(costs, raw) if r == t}) for t in set(raw)}
+    assert by_type["I"] == [round(1 / 1.4, 4)] and by_type["P"] == [1.0]
+    assert by_type.get("B", [1.0]) == [1.0]
+    assert by_type["b"] == ([1.0] if codec == "libx264" else [1.3])

@@ -16,9 +16,19 @@ from dataclasses import dataclass
 
 from semcodec.errors import SemcodecError
 
-# quantiser-scale ratios of I and B frames to P frames: x264's and x265's defaults (ipratio, pbratio)
-_TYPE_SCALE = {"I": 1 / 1.4, "P": 1.0, "B": 1.3}
 _FIELD = re.compile(r"(\w[\w-]*):(\S+)")
+_RATIO = re.compile(r"\b(ip_ratio|ipratio|pb_ratio|pbratio)=([\d.]+)")
+
+
+def type_scales(options: str) -> dict[str, float]:
+    """Pass 2's quantiser-scale ratio to the P-frames' for each frame type of a statistics file, from the
+    encoder options on its first line. Both encoders' two-pass code gives an I-frame the P scale / ipratio,
+    a B-frame other frames reference ('B') the last P's scale, and one nothing references ('b') that times
+    pbratio; x264 with mb-tree sets pbratio to 1 (it writes no pb_ratio then), x265 keeps it with cu-tree."""
+    ratios = {k.replace("_", ""): float(v) for k, v in _RATIO.findall(options)}
+    ip = ratios.get("ipratio", 1.4)
+    pb = 1.0 if "mbtree=1" in options else ratios.get("pbratio", 1.3)
+    return {"I": 1 / ip, "i": 1 / ip, "P": 1.0, "B": 1.0, "b": pb}
 
 
 @dataclass(frozen=True)
@@ -28,9 +38,10 @@ class FrameCost:
     qscale: float  # the first pass's quantiser scale
     scaled_bits: float  # texture + motion bits: scale with the quantiser
     fixed_bits: float  # headers and the rest
+    type_scale: float = 1.0  # pass 2's scale for this frame over the P-frames' (type_scales)
 
     def bits(self, q: float) -> float:
-        return self.scaled_bits * (self.qscale / (q * _TYPE_SCALE[self.kind])) ** 1.1 + self.fixed_bits
+        return self.scaled_bits * (self.qscale / (q * self.type_scale)) ** 1.1 + self.fixed_bits
 
 
 def budget_crf(bitrate: float, width: int, height: int, fps: float) -> float:
@@ -49,17 +60,21 @@ def qp_to_qscale(qp: float) -> float:
 def read_stats(path: str) -> list[FrameCost]:
     """One FrameCost per frame line of an x264 or x265 first-pass statistics file."""
     out = []
+    scales = type_scales("")
     try:
         with open(path, encoding="ascii", errors="replace") as f:
             for line in f:
+                if line.startswith("#options:"):
+                    scales = type_scales(line)
                 if not line.startswith("in:"):
                     continue
                 d = dict(_FIELD.findall(line))
-                out.append(FrameCost(int(d["in"]), d["type"].upper()[:1], qp_to_qscale(float(d["q"])),
-                                     float(d["tex"]) + float(d["mv"]), float(d["misc"])))
+                kind = d["type"][:1]
+                out.append(FrameCost(int(d["in"]), kind.upper(), qp_to_qscale(float(d["q"])),
+                                     float(d["tex"]) + float(d["mv"]), float(d["misc"]), scales[kind]))
     except (OSError, KeyError, ValueError) as exc:
         raise SemcodecError(f"cannot read first-pass statistics {path}: {exc}") from None
-    if not out or any(c.kind not in _TYPE_SCALE for c in out):
+    if not out:
         raise SemcodecError(f"first-pass statistics {path} hold no usable frames")
     return out
 
