@@ -252,7 +252,8 @@ def test_two_pass_budget_from_first_passes():
     from semcodec.parallel.budget import FrameCost, chunk_bitrates
 
     def chunk(n, bits, tail=0):
-        return [FrameCost(i, "I" if i == 0 else "P", 2.0, bits, 100.0) for i in range(n + tail)]
+        return [FrameCost(i, "I" if i == 0 else "P", 2.0, bits, 100.0, 1 / 1.4 if i == 0 else 1.0)
+                for i in range(n + tail)]
 
     costs = [chunk(25, 8000), chunk(25, 8000, tail=10), chunk(25, 32000)]
     rates, q = chunk_bitrates(costs, [25, 25, 25], [1.0, 1.0, 1.0], target_bits=600_000)
@@ -269,7 +270,8 @@ def test_keyframe_share_counts_only_chunks_inside_shots():
     from semcodec.parallel.budget import FrameCost, keyframe_share
 
     def chunk(n):
-        return [FrameCost(i, "I" if i == 0 else "P", 2.0, 10_000.0 if i == 0 else 1000.0, 0.0) for i in range(n)]
+        return [FrameCost(i, "I" if i == 0 else "P", 2.0, 10_000.0 if i == 0 else 1000.0, 0.0,
+                          1 / 1.4 if i == 0 else 1.0) for i in range(n)]
 
     costs = [chunk(10), chunk(10), chunk(10)]
     q = 2.0 * 1.4  # the I-frame (coded 1.4x finer than P) then costs exactly its statistics
