@@ -26,6 +26,7 @@ from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable
 from semcodec.errors import SemcodecError, UsageError
+from semcodec.io.clock import frame_clock
 from semcodec.io.reader import StreamInfo, probe
 from semcodec.io.writer import atomic_output, check_output_path, container_format, write_json
 from semcodec.pipeline.keyframes import KeyframePolicy
@@ -76,6 +77,8 @@ class _Job:
         self.ctx = PassContext(input_path, output_path, info, prep, s.codec, caps, self.rc, s.preset,
                                self.plan.tune if self.plan else None, chunk, execution, policy, None, "",
                                analysis_size(prep.width, prep.height), self.warn)
+        if self.rc.bitrate:  # rate control spends by frame durations: the clock ffmpeg's CLI gives the encoder
+            self.ctx.clock = frame_clock(input_path)
         self.ctx.maps = self._map_stage()
 
     def warn(self, msg: str) -> None:

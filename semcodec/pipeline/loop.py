@@ -29,6 +29,7 @@ from semcodec.errors import SemcodecError
 from semcodec.frames import small_luma, small_rgb
 from semcodec.io.aspect import set_output_sar
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
+from semcodec.io.clock import EncoderClock
 from semcodec.io.reader import DecodeStats, StreamInfo, iter_packets_and_frames, open_input
 from semcodec.io.writer import container_format, muxer_options
 from semcodec.pipeline.keyframes import KeyframePolicy
@@ -133,6 +134,7 @@ class PassContext:
     analysis_size: tuple[int, int]
     warn: Callable[[str], None]
     analysis_s: float = 0.0
+    clock: EncoderClock | None = None  # frame ticks for the encoder, as ffmpeg's CLI gives it; None: the source's
 
 
 @dataclass
@@ -159,14 +161,16 @@ class _Muxer:
     """Video packets and copied audio into one container; audio that arrives before the first video packet
     waits, because that packet fixes the header."""
 
-    def __init__(self, out, copies: dict, result: PassResult):
-        self.out, self.copies, self.result = out, copies, result
+    def __init__(self, out, copies: dict, result: PassResult, clock: EncoderClock | None = None):
+        self.out, self.copies, self.result, self.clock = out, copies, result, clock
         self.pending: list = []
         self.started = False
         self.cutoff: int | None = None  # pts of a chunk's first tail frame: it and later ones are dropped
 
     def video(self, packets) -> None:
         for packet in packets:
+            if self.clock is not None:
+                self.clock.packet_to_source(packet)
             if self.cutoff is not None and packet.pts is not None and packet.pts >= self.cutoff:
                 self.result.tail_bytes += packet.size
                 continue
@@ -310,7 +314,7 @@ def _add_video_stream(ctx: PassContext, out, vin, pass_no: int):
     vout = out.add_stream(ctx.codec, rate=info.average_rate)
     cc = vout.codec_context
     cc.width, cc.height, cc.pix_fmt = ctx.prep.width, ctx.prep.height, ctx.prep.pix_fmt
-    cc.time_base = info.time_base
+    cc.time_base = ctx.clock.encoder_time_base if ctx.clock else info.time_base
     cc.framerate = info.average_rate
     vout.time_base = info.time_base
     for key in ("color_range", "colorspace", "color_primaries", "color_trc"):
@@ -348,7 +352,7 @@ def _input_frames(ctx: PassContext, inp, result: PassResult, muxer: _Muxer, copi
         if pts is None:
             pts = int(round(decoded / float(info.average_rate) / float(info.time_base)))
         if last_pts is not None and pts <= last_pts:
-            pts = last_pts + 1  # encoders need strictly increasing timestamps
+            pts = last_pts + (ctx.clock.period if ctx.clock else 1)  # encoders need strictly increasing timestamps
         ef.pts, ef.time_base, last_pts = pts, info.time_base, pts
         if chunk.kept is None or decoded < chunk.kept:
             result.last_pts = pts
@@ -372,7 +376,7 @@ def run_pass(ctx: PassContext, pass_no: int, out_path: str | None,
         copies = _audio_streams(ctx, inp, out) if out_path and ctx.execution.audio else {}
         if ctx.chunk.seeks:
             inp.seek(ctx.chunk.seek_pts, stream=vin, backward=True)  # keyframe at or before the chunk start
-        muxer = _Muxer(out, copies, result)
+        muxer = _Muxer(out, copies, result, ctx.clock)
         planned = _Planned(ctx, replay_log, record_log)
         task = f"pass {pass_no}/2" if ctx.rc.two_pass else "encode"
         bar = progress_bar(ctx.execution.progress, task, ctx.info.frames)
@@ -383,6 +387,8 @@ def run_pass(ctx: PassContext, pass_no: int, out_path: str | None,
             if qp is not None:
                 ctx.maps.attacher.attach(ef, qp.regions(ctx.prep.width, ctx.prep.height, ctx.maps.qp_range))
                 ctx.maps.stats.append(qp.stats())
+            if ctx.clock is not None:
+                ef.pts, ef.time_base = ctx.clock.to_encoder(ef.pts), ctx.clock.encoder_time_base
             muxer.video(vout.encode(ef))
             muxer.header_written()
             if kept is None or index < kept:
