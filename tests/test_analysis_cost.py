@@ -9,8 +9,8 @@ from conftest import face_box_in_clip, face_frames, texture_image
 from semcodec.analysis import netpool
 from semcodec.analysis.base import ANALYSIS_LONG_SIDE, AnalysisFrame, Analyzer, Detections
 from semcodec.analysis.faces import MIN_FACE_PX, NET_FACE_PX, FaceAnalyzer, net_size
-from semcodec.analysis.fusion import ImportanceMapper, analysis_size
-from semcodec.frames import small_luma, small_rgb
+from semcodec.analysis.fusion import GATE_HOLD, ImportanceMapper, analysis_size
+from semcodec.frames import FrameViews, small_luma, small_rgb
 
 
 @pytest.mark.parametrize("w,h", [(176, 144), (175, 143), (128, 96), (161, 97), (3, 3), (319, 241), (320, 240),
@@ -80,6 +80,23 @@ def test_small_luma_at_the_frame_size_is_the_plane():
     assert y.flags.c_contiguous and y.shape == (144, 176)
     assert np.array_equal(y, frame.to_ndarray()[:144])
     assert small_luma(frame, 88, 72).shape == (72, 88)
+
+
+@pytest.mark.parametrize("fmt", ["yuv420p", "yuv420p10le", "yuvj420p", "nv12", "rgb24"])
+def test_frame_views_scale_the_full_frame_once_and_match_the_separate_views(fmt):
+    """The analysis thread's views (semcodec.frames.FrameViews): luma and colour as small_luma/small_rgb give them,
+    the shot detector's half-size view scaled from the analysis-size picture, within rounding of a direct one."""
+    frame = _frame(fmt, 320, 180)
+    for first in ("luma", "rgb"):  # either view may be asked for first
+        v = FrameViews(frame, 160, 90)
+        got = {"luma": v.luma(), "rgb": v.rgb()} if first == "luma" else {"rgb": v.rgb(), "luma": v.luma()}
+        assert np.array_equal(got["luma"], small_luma(frame, 160, 90)) and got["luma"].flags.c_contiguous
+        assert np.array_equal(got["rgb"], small_rgb(frame, 160, 90))
+    half, ref = v.rgb_at(80, 44), small_rgb(frame, 80, 44)
+    assert half.shape == ref.shape == (44, 80, 3)
+    diff = np.abs(half.astype(int) - ref.astype(int))
+    assert diff.mean() < 1.0 and diff.max() <= 8, (diff.mean(), diff.max())
+    assert v.rgb_at(160, 90) is v.rgb()
 
 
 class _Const(Analyzer):
@@ -216,3 +233,46 @@ def test_held_faces_are_followed_in_crops():
     blank = np.zeros_like(shifted)  # no face in the crop: the held box stays
     kept = fa.refine(AnalysisFrame(2, 0.08, blank, blank[..., 0]), first)
     assert [r.box for r in kept.regions] == [r.box for r in first.regions]
+
+
+class _FindsBright(Analyzer):
+    """A stand-in detector of single pictures (the mapper's gate is under test): it finds the bright pixels."""
+
+    name = "bright"
+    stride = 4
+    max_stride_s = 10.0
+    gated = True
+
+    def analyze(self, frame):
+        return Detections([], (frame.gray > 150).astype(np.float32))
+
+
+def test_a_gated_detector_skips_runs_on_a_still_picture_and_reruns_when_it_changes():
+    """Change gate: on a still picture the due runs of a detector of single pictures are skipped (at most
+    GATE_HOLD strides); a change inside what it found does not call a run, something new elsewhere does (at its
+    next due frame), a cut at once. A detector that compares frames (motion-like, not gated) runs on every stride."""
+    gated, plain = _FindsBright(), _Counting()
+    plain.stride = 4
+    mapper = ImportanceMapper([gated, plain])
+    picture = np.full((72, 128), 60, np.uint8)
+    picture[20:40, 40:60] = 200  # what the detector finds
+    runs = lambda: {s["name"]: s["runs"] for s in mapper.summary()}  # noqa: E731
+    n = 4 * GATE_HOLD + 1
+    for i in range(n):  # still: a run at frame 0, then held until GATE_HOLD strides have passed
+        mapper(AnalysisFrame(i, i / 25, None, picture))
+    assert runs() == {"bright": 2, "counting": len(range(0, n, 4))}
+    assert mapper.summary()[0]["skipped_unchanged"] == GATE_HOLD - 1
+    moving = picture.copy()
+    moving[20:40, 44:64] = 200
+    moving[20:40, 40:44] = 60  # the found object moved a few pixels: inside its own cells
+    for i in range(n, n + 8):
+        mapper(AnalysisFrame(i, i / 25, None, moving))
+    assert runs()["bright"] == 2
+    new = moving.copy()
+    new[50:66, 90:110] = 220  # something new elsewhere: a few cells, far from a cut
+    for i in range(n + 8, n + 12):
+        mapper(AnalysisFrame(i, i / 25, None, new))
+    assert runs()["bright"] == 3
+    cut = np.full((72, 128), 200, np.uint8)
+    mapper(AnalysisFrame(n + 16, (n + 16) / 25, None, cut))  # not a due frame: the cut renews it at once
+    assert runs()["bright"] == 4

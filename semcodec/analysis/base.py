@@ -65,6 +65,9 @@ class Analyzer:
     max_stride_s = 0.0  # how long a result may be held (0: never stretched past `stride`)
     description = ""
     explicit = False  # set when the user named its model path: then it must load, in auto mode too
+    # a detector of what one picture shows (the same picture, the same answer): a due run is skipped while the
+    # picture has not changed outside what it found (semcodec.analysis.fusion); motion compares frames, so no
+    gated = False
 
     def __init__(self):
         self.available = False

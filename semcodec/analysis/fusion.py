@@ -19,6 +19,15 @@ from semcodec.errors import SemcodecError, UsageError
 
 THUMB = 16  # side of the thumbnail that tells whether a held result still shows the same picture
 CHANGED_LEVELS = 10.0  # mean absolute difference (8-bit) of those thumbnails: a cut or a pan, not a talking head
+# Change gate of the detectors of single pictures (Analyzer.gated): a due run is skipped, and the last result held,
+# while the picture has not changed outside what the detector found. A thumbnail cell has changed when its mean
+# moved CELL_LEVELS (grain and compression move a cell by 1-2 levels, a talking head's face by up to ~40: inside
+# its own box, which a face run's crops follow anyway); NEW_CELLS changed cells outside the detections' cells
+# (grown by one) mean something may have come in or moved out; more than half of their own cells changing means
+# what was found may be gone. Whatever the gate says, a result is held for at most GATE_HOLD of its strides.
+CELL_LEVELS = 10.0
+NEW_CELLS = 2
+GATE_HOLD = 4
 
 ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer,
                                        PeopleAnalyzer)}
@@ -85,6 +94,14 @@ def analysis_size(width: int, height: int, long_side: int = ANALYSIS_LONG_SIDE) 
             max(2, min(int(round(height * scale / 2)) * 2, height // 2 * 2)))
 
 
+def _cover(det: Detections) -> np.ndarray:
+    """The THUMB x THUMB cells a detector's result covers, grown by one cell (what moves inside stays its own)."""
+    if det.heat is None:
+        return np.zeros((THUMB, THUMB), bool)
+    cells = cv2.resize(det.heat, (THUMB, THUMB), interpolation=cv2.INTER_AREA) > 0.05
+    return cv2.dilate(cells.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+
+
 class ImportanceMapper:
     """Per frame: run each analyzer on its stride, hold its last result in between, fuse the heat maps
     as a weighted probabilistic OR, and smooth over time (rise at once, fade slowly) so the map does
@@ -100,7 +117,8 @@ class ImportanceMapper:
                 raise SemcodecError(f"analyzer '{a.name}' cannot run: {a.reason}")
         self.active = [a for a in analyzers if a.available]
         self._held: dict[str, Detections] = {}
-        self._held_from: dict[str, tuple[int, np.ndarray]] = {}  # frame index and thumbnail of each last run
+        # frame index, thumbnail and (gated analyzers) the thumbnail cells its detections cover, of each last run
+        self._held_from: dict[str, tuple[int, np.ndarray, np.ndarray | None]] = {}
         self._refined_at: dict[str, int] = {}  # frame index of each held result's last run or refinement
         self._base = {a.name: a.stride for a in analyzers}  # their own strides, before any stretching
         # index of the first frame in the whole video (a chunk's or probe segment's start): strided runs fall
@@ -108,6 +126,7 @@ class ImportanceMapper:
         self.origin = 0
         self._runs = {a.name: 0 for a in analyzers}
         self._seconds = {a.name: 0.0 for a in analyzers}
+        self._gated = {a.name: 0 for a in analyzers}  # due runs skipped by the change gate
         self._prev = None
         self._scratch: np.ndarray | None = None
         self.last_regions: list = []
@@ -140,15 +159,13 @@ class ImportanceMapper:
         thumb = cv2.resize(frame.gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
         for a in self.active:
             det = self._held.get(a.name)
-            due = (frame.index + self.origin) % a.stride == 0
-            if det is None or due or det.heat is None or det.heat.shape != shape \
-                    or self._stale(a.name, frame.index, thumb):
+            if self._due(a, frame.index, thumb, det, shape):
                 t0 = time.perf_counter()
                 det = a.analyze(frame)
                 self._seconds[a.name] += time.perf_counter() - t0
                 self._runs[a.name] += 1
                 self._held[a.name] = det
-                self._held_from[a.name] = (frame.index, thumb)
+                self._held_from[a.name] = (frame.index, thumb, _cover(det) if a.gated else None)
                 self._refined_at[a.name] = frame.index
             elif frame.index - self._refined_at.get(a.name, frame.index) >= self._base[a.name]:
                 t0 = time.perf_counter()  # between stretched runs, on the analyzer's own stride
@@ -171,9 +188,30 @@ class ImportanceMapper:
         self.last_regions = regions
         return fused
 
+    def _due(self, a: Analyzer, index: int, thumb: np.ndarray, det: Detections | None, shape) -> bool:
+        """Whether `a` runs on frame `index`: with nothing held, on its stride (a gated detector only when the
+        picture changed, or its result is GATE_HOLD strides old), or early when a held result went stale."""
+        if det is None or det.heat is None or det.heat.shape != shape or self._stale(a.name, index, thumb):
+            return True
+        if (index + self.origin) % a.stride:
+            return False
+        if not a.gated:
+            return True
+        since, then, cover = self._held_from[a.name]
+        if index - since >= GATE_HOLD * a.stride:
+            return True
+        changed = np.abs(thumb - then) > CELL_LEVELS
+        found = np.logical_or.reduce([c for _, _, c in self._held_from.values() if c is not None])
+        inside = int(np.count_nonzero(changed & cover))
+        outside = int(np.count_nonzero(changed & ~found))
+        if outside >= NEW_CELLS or inside * 2 > int(np.count_nonzero(cover)) > 0:
+            return True
+        self._gated[a.name] += 1
+        return False
+
     def _stale(self, name: str, index: int, thumb: np.ndarray) -> bool:
         """A result held past its analyzer's own stride on a picture that has changed since."""
-        since, then = self._held_from.get(name, (index, thumb))
+        since, then = self._held_from.get(name, (index, thumb))[:2]
         return index - since >= self._base[name] and float(np.abs(thumb - then).mean()) > CHANGED_LEVELS
 
     def summary(self) -> list[dict]:
@@ -184,7 +222,7 @@ class ImportanceMapper:
             out.append({
                 "name": a.name, "description": a.description, "available": a.available,
                 "note": a.reason, "backend": getattr(a, "backend", "") or None, "stride": a.stride,
-                "weight": a.weight, "runs": runs,
+                "weight": a.weight, "runs": runs, "skipped_unchanged": self._gated[a.name],
                 "ms_per_run": round(1000 * self._seconds[a.name] / runs, 2) if runs else None,
             })
         return out

@@ -102,6 +102,7 @@ class ObjectAnalyzer(Analyzer):
     weight = 0.8
     stride = 6
     max_stride_s = 0.5
+    gated = True
     description = "objects (YOLO from user-supplied weights: ONNX on OpenCV DNN, or .pt with ultralytics)"
 
     def __init__(self, weights: str | None = None, conf: float = 0.35):

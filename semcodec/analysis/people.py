@@ -95,6 +95,7 @@ class PeopleAnalyzer(Analyzer):
     weight = 0.5  # below faces (1.0): a body matters, its face more
     stride = 2  # 4-11 ms a run; the held mask is grown a little so a walking person stays covered
     max_stride_s = 1.0
+    gated = True
     description = "people (MediaPipe selfie segmentation, landscape model, Apache-2.0, on OpenCV DNN)"
 
     def __init__(self, grow: float = 0.02):

@@ -75,6 +75,7 @@ class TextAnalyzer(Analyzer):
     weight = 0.7
     stride = 24  # about once a second at 25 fps (the costliest analyzer: 60-140 ms a run); boxes held between
     max_stride_s = 4.0  # on-screen text rarely moves; a held box only costs bits where the text was
+    gated = True
     description = "on-screen text (PP-OCRv4 detection from the rapidocr-onnxruntime wheel, Apache-2.0)"
 
     def __init__(self, long_side: int = DET_LONG_SIDE, threads: int = 1):

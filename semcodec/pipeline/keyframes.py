@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import threading
 
-import av
+import numpy as np
 
-from semcodec.frames import small_rgb
 from semcodec.planning import ShotPlan
 from semcodec.shots import ShotDetector
 
@@ -54,11 +53,11 @@ class KeyframePolicy:
     def detecting(self) -> bool:
         return self._detector is not None
 
-    def observe(self, index: int, time: float, frame: av.VideoFrame, width: int, height: int) -> None:
-        """Analysis thread: feed the detector a small colour view of frame `index`."""
+    def observe(self, index: int, time: float, rgb: np.ndarray | None) -> None:
+        """Analysis thread: feed the detector a small colour view of frame `index` (None when not detecting)."""
         if self._detector is None:
             return
-        b = self._detector.push(index, time, small_rgb(frame, width, height))
+        b = self._detector.push(index, time, rgb)
         if b is not None:
             self._add(b.frame)
 

@@ -26,7 +26,7 @@ from semcodec.encoding.frames import FramePreparer
 from semcodec.encoding.qpmap import QpMap
 from semcodec.encoding.roi_sidedata import RoiAttacher
 from semcodec.errors import SemcodecError
-from semcodec.frames import small_luma, small_rgb
+from semcodec.frames import FrameViews
 from semcodec.io.aspect import set_output_sar
 from semcodec.io.audio import add_audio_streams, flush_audio, mux_audio
 from semcodec.io.clock import EncoderClock
@@ -258,10 +258,12 @@ def _plan_frame(ctx: PassContext, ef: av.VideoFrame, index: int, record_log, loc
     t = float(ef.pts * ef.time_base)
     maps = ctx.maps
     aw, ah = ctx.analysis_size
-    ctx.policy.observe(index, t, ef, max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2))
+    views = FrameViews(ef, aw, ah)  # one downscale of the full frame for the shot detector and the analyzers
+    ctx.policy.observe(index, t, views.rgb_at(max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2))
+                       if ctx.policy.detecting else None)
     qp = None
     if maps is not None:
-        af = AnalysisFrame(index, t, None, small_luma(ef, aw, ah), make_rgb=lambda: small_rgb(ef, aw, ah))
+        af = AnalysisFrame(index, t, None, views.luma(), make_rgb=views.rgb)
         plan = maps.planner(af)
         qp = plan.qp
         if record_log is not None:
