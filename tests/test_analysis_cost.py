@@ -243,14 +243,23 @@ class _FindsBright(Analyzer):
     max_stride_s = 10.0
     gated = True
 
+    def __init__(self):
+        super().__init__()
+        self.refined = 0
+
     def analyze(self, frame):
         return Detections([], (frame.gray > 150).astype(np.float32))
+
+    def refine(self, frame, held):
+        self.refined += 1
+        return held
 
 
 def test_a_gated_detector_skips_runs_on_a_still_picture_and_reruns_when_it_changes():
     """Change gate: on a still picture the due runs of a detector of single pictures are skipped (at most
-    GATE_HOLD strides); a change inside what it found does not call a run, something new elsewhere does (at its
-    next due frame), a cut at once. A detector that compares frames (motion-like, not gated) runs on every stride."""
+    GATE_HOLD strides), and so are its refinements; a change inside what it found calls a refinement, not a run;
+    something new elsewhere calls a run (at its next due frame), a cut at once. A detector that compares frames
+    (motion-like, not gated) runs on every stride."""
     gated, plain = _FindsBright(), _Counting()
     plain.stride = 4
     mapper = ImportanceMapper([gated, plain])
@@ -262,12 +271,13 @@ def test_a_gated_detector_skips_runs_on_a_still_picture_and_reruns_when_it_chang
         mapper(AnalysisFrame(i, i / 25, None, picture))
     assert runs() == {"bright": 2, "counting": len(range(0, n, 4))}
     assert mapper.summary()[0]["skipped_unchanged"] == GATE_HOLD - 1
+    assert gated.refined == 0  # nothing it found moved: nothing to follow
     moving = picture.copy()
     moving[20:40, 44:64] = 200
     moving[20:40, 40:44] = 60  # the found object moved a few pixels: inside its own cells
     for i in range(n, n + 8):
         mapper(AnalysisFrame(i, i / 25, None, moving))
-    assert runs()["bright"] == 2
+    assert runs()["bright"] == 2 and gated.refined >= 1  # followed by its cheap refinement instead
     new = moving.copy()
     new[50:66, 90:110] = 220  # something new elsewhere: a few cells, far from a cut
     for i in range(n + 8, n + 12):

@@ -119,7 +119,8 @@ class ImportanceMapper:
         self._held: dict[str, Detections] = {}
         # frame index, thumbnail and (gated analyzers) the thumbnail cells its detections cover, of each last run
         self._held_from: dict[str, tuple[int, np.ndarray, np.ndarray | None]] = {}
-        self._refined_at: dict[str, int] = {}  # frame index of each held result's last run or refinement
+        # frame index and thumbnail of each held result's last run or refinement
+        self._refined_at: dict[str, tuple[int, np.ndarray]] = {}
         self._base = {a.name: a.stride for a in analyzers}  # their own strides, before any stretching
         # index of the first frame in the whole video (a chunk's or probe segment's start): strided runs fall
         # on the same frames whichever piece of the video is encoded, so probes see the maps the encode makes
@@ -166,12 +167,12 @@ class ImportanceMapper:
                 self._runs[a.name] += 1
                 self._held[a.name] = det
                 self._held_from[a.name] = (frame.index, thumb, _cover(det) if a.gated else None)
-                self._refined_at[a.name] = frame.index
-            elif frame.index - self._refined_at.get(a.name, frame.index) >= self._base[a.name]:
+                self._refined_at[a.name] = (frame.index, thumb)
+            elif frame.index - self._refined_at[a.name][0] >= self._base[a.name] and self._moved(a.name, thumb):
                 t0 = time.perf_counter()  # between stretched runs, on the analyzer's own stride
                 det = self._held[a.name] = a.refine(frame, det)
                 self._seconds[a.name] += time.perf_counter() - t0
-                self._refined_at[a.name] = frame.index
+                self._refined_at[a.name] = (frame.index, thumb)
             regions.extend(det.regions)
             if det.heat is not None:
                 w = min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))
@@ -208,6 +209,12 @@ class ImportanceMapper:
             return True
         self._gated[a.name] += 1
         return False
+
+    def _moved(self, name: str, thumb: np.ndarray) -> bool:
+        """Whether a held result is worth refining: for a gated detector, only when a cell it covers changed
+        since it was last brought up to date (a face that stayed put is where it was)."""
+        cover = self._held_from[name][2]
+        return cover is None or bool(np.any((np.abs(thumb - self._refined_at[name][1]) > CELL_LEVELS) & cover))
 
     def _stale(self, name: str, index: int, thumb: np.ndarray) -> bool:
         """A result held past its analyzer's own stride on a picture that has changed since."""

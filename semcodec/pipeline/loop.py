@@ -202,8 +202,10 @@ class _Muxer:
 
 
 class _Planned:
-    """Frames waiting to be encoded, each with its map being planned on one worker thread, in frame order.
-    A frame leaves once the shot detector has looked `lookahead` frames past it."""
+    """Frames waiting to be encoded, each with its map being planned on one worker thread, in frame order, and
+    the shot detector looking at it on another (at small frame sizes one analysis thread, not the encoder, set
+    the pace while the other core idled). A frame leaves once the shot detector has looked `lookahead` frames
+    past it."""
 
     def __init__(self, ctx: PassContext, replay_log: OffsetLog | _RecordingReader | None,
                  record_log: OffsetLog | MapRecording | None):
@@ -213,20 +215,22 @@ class _Planned:
             ctx.maps.planner.reset()
         analyse = (ctx.maps is not None or ctx.policy.detecting) and replay_log is None
         self.worker = ThreadPoolExecutor(max_workers=1) if analyse else None
+        self.shots = ThreadPoolExecutor(max_workers=1) if analyse and ctx.policy.detecting else None
         self.queue: collections.deque = collections.deque()
         self.lag = 1 + ctx.policy.lookahead
         self._lock = threading.Lock()
 
     def push(self, frame: av.VideoFrame, index: int) -> None:
-        job = self.worker.submit(self._analyse, frame, index) if self.worker else None
-        self.queue.append((frame, job, index))
+        views = self.shots.submit(_observe_frame, self.ctx, frame, index, self._lock) if self.shots else None
+        job = self.worker.submit(self._analyse, frame, index, views) if self.worker else None
+        self.queue.append((frame, job, views, index))
 
     @property
     def ready(self) -> bool:
         return len(self.queue) > self.lag
 
     def pop(self) -> tuple[av.VideoFrame, int, QpMap | None]:
-        frame, job, index = self.queue.popleft()
+        frame, job, _, index = self.queue.popleft()
         self._wait_newest()  # the detector has then seen `lookahead` frames past this one
         if job is not None:
             return frame, index, job.result()
@@ -238,41 +242,58 @@ class _Planned:
         self.ctx.policy.end_pass()
 
     def close(self) -> None:
-        if self.worker:
-            self.worker.shutdown(wait=True, cancel_futures=True)
+        for pool in (self.shots, self.worker):
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _wait_newest(self) -> None:
         if self.ctx.policy.detecting and self.queue:
-            newest: Future | None = self.queue[-1][1]
+            newest: Future | None = self.queue[-1][2]
             if newest is not None:
                 newest.result()
 
-    def _analyse(self, ef: av.VideoFrame, index: int) -> QpMap | None:
-        """Worker thread: shot detection and the frame's QpMap."""
-        return _plan_frame(self.ctx, ef, index, self.record_log, self._lock)
+    def _analyse(self, ef: av.VideoFrame, index: int, views: Future | None) -> QpMap | None:
+        """Map worker thread: the frame's QpMap, from the views the shot thread made when it runs."""
+        got = views.result() if views is not None else FrameViews(ef, *self.ctx.analysis_size)
+        return _plan_map(self.ctx, ef, index, got, self.record_log, self._lock)
 
 
-def _plan_frame(ctx: PassContext, ef: av.VideoFrame, index: int, record_log, lock: threading.Lock) -> QpMap | None:
-    """Shot detection and frame `index`'s QpMap (recorded when `record_log` is given)."""
+def _observe_frame(ctx: PassContext, ef: av.VideoFrame, index: int, lock: threading.Lock) -> FrameViews:
+    """Frame `index` to the shot detector; returns its small views (one downscale of the full frame for the shot
+    detector and the analyzers)."""
     t0 = time.perf_counter()
-    t = float(ef.pts * ef.time_base)
-    maps = ctx.maps
     aw, ah = ctx.analysis_size
-    views = FrameViews(ef, aw, ah)  # one downscale of the full frame for the shot detector and the analyzers
-    ctx.policy.observe(index, t, views.rgb_at(max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2))
-                       if ctx.policy.detecting else None)
-    qp = None
-    if maps is not None:
-        af = AnalysisFrame(index, t, None, views.luma(), make_rgb=views.rgb)
-        plan = maps.planner(af)
-        qp = plan.qp
-        if record_log is not None:
-            record_log.write(qp)
-        if maps.maps_writer is not None:
-            maps.maps_writer.write(af.color(), plan.importance, qp.offsets, maps.planner.allocator.strength)
+    views = FrameViews(ef, aw, ah)
+    if ctx.policy.detecting:
+        ctx.policy.observe(index, float(ef.pts * ef.time_base),
+                           views.rgb_at(max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2)))
+    with lock:
+        ctx.analysis_s += time.perf_counter() - t0
+    return views
+
+
+def _plan_map(ctx: PassContext, ef: av.VideoFrame, index: int, views: FrameViews, record_log,
+              lock: threading.Lock) -> QpMap | None:
+    """Frame `index`'s QpMap (recorded when `record_log` is given); None without a map stage."""
+    maps = ctx.maps
+    if maps is None:
+        return None
+    t0 = time.perf_counter()
+    af = AnalysisFrame(index, float(ef.pts * ef.time_base), None, views.luma(), make_rgb=views.rgb)
+    plan = maps.planner(af)
+    qp = plan.qp
+    if record_log is not None:
+        record_log.write(qp)
+    if maps.maps_writer is not None:
+        maps.maps_writer.write(af.color(), plan.importance, qp.offsets, maps.planner.allocator.strength)
     with lock:
         ctx.analysis_s += time.perf_counter() - t0
     return qp
+
+
+def _plan_frame(ctx: PassContext, ef: av.VideoFrame, index: int, record_log, lock: threading.Lock) -> QpMap | None:
+    """Shot detection and frame `index`'s QpMap, on the calling thread."""
+    return _plan_map(ctx, ef, index, _observe_frame(ctx, ef, index, lock), record_log, lock)
 
 
 def analyse_pass(ctx: PassContext, record_log, stop: threading.Event | None = None) -> int:
