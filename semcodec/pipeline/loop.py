@@ -201,11 +201,18 @@ class _Muxer:
         flush_audio(self.out, self.copies)
 
 
+# Frames the decoder may run ahead of the encoder while their maps are planned: a dear detector run (text at 720p,
+# 60-100 ms, against ~20 ms of x264 medium per frame) is then absorbed by the lead the analysis built up on cheap
+# frames instead of stalling the encoder. At most this many frames and this many bytes of decoded pictures.
+AHEAD_FRAMES = 12
+AHEAD_BYTES = 96 << 20
+
+
 class _Planned:
     """Frames waiting to be encoded, each with its map being planned on one worker thread, in frame order, and
     the shot detector looking at it on another (at small frame sizes one analysis thread, not the encoder, set
-    the pace while the other core idled). A frame leaves once the shot detector has looked `lookahead` frames
-    past it."""
+    the pace while the other core idled). A frame leaves once its map is made and the shot detector has looked
+    `lookahead` frames past it; until then the decoder reads ahead, up to AHEAD_FRAMES."""
 
     def __init__(self, ctx: PassContext, replay_log: OffsetLog | _RecordingReader | None,
                  record_log: OffsetLog | MapRecording | None):
@@ -218,6 +225,8 @@ class _Planned:
         self.shots = ThreadPoolExecutor(max_workers=1) if analyse and ctx.policy.detecting else None
         self.queue: collections.deque = collections.deque()
         self.lag = 1 + ctx.policy.lookahead
+        frame_bytes = max(1, ctx.prep.width * ctx.prep.height * 3)  # 4:2:0 at 16 bits, 4:4:4 at 8
+        self.depth = self.lag + (max(1, min(AHEAD_FRAMES, AHEAD_BYTES // frame_bytes)) if analyse else 0)
         self._lock = threading.Lock()
 
     def push(self, frame: av.VideoFrame, index: int) -> None:
@@ -227,18 +236,27 @@ class _Planned:
 
     @property
     def ready(self) -> bool:
-        return len(self.queue) > self.lag
+        """The oldest frame can be encoded without waiting, or the read-ahead is full (then pop waits)."""
+        if len(self.queue) <= self.lag:
+            return False
+        if len(self.queue) > self.depth:
+            return True
+        job, seen = self.queue[0][1], self._seen()
+        return (job is None or job.done()) and (seen is None or seen.done())
 
     def pop(self) -> tuple[av.VideoFrame, int, QpMap | None]:
+        seen = self._seen()
+        if seen is not None:
+            seen.result()  # the detector has then seen `lookahead` frames past the oldest frame
         frame, job, _, index = self.queue.popleft()
-        self._wait_newest()  # the detector has then seen `lookahead` frames past this one
         if job is not None:
             return frame, index, job.result()
         return frame, index, self.replay_log.read() if self.replay_log and self.ctx.maps else None
 
     def end(self) -> None:
         """After the last frame: the detector decides its pending cuts."""
-        self._wait_newest()
+        if self.ctx.policy.detecting and self.queue and self.queue[-1][2] is not None:
+            self.queue[-1][2].result()
         self.ctx.policy.end_pass()
 
     def close(self) -> None:
@@ -246,11 +264,11 @@ class _Planned:
             if pool:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _wait_newest(self) -> None:
-        if self.ctx.policy.detecting and self.queue:
-            newest: Future | None = self.queue[-1][2]
-            if newest is not None:
-                newest.result()
+    def _seen(self) -> Future | None:
+        """The shot job of the frame `lookahead` past the oldest: once it is done, the oldest's cut is known."""
+        if not self.ctx.policy.detecting or not self.queue:
+            return None
+        return self.queue[min(self.lag - 1, len(self.queue) - 1)][2]
 
     def _analyse(self, ef: av.VideoFrame, index: int, views: Future | None) -> QpMap | None:
         """Map worker thread: the frame's QpMap, from the views the shot thread made when it runs."""
