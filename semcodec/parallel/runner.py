@@ -77,7 +77,7 @@ class Interrupted(SemcodecError):
 def settings_hash(settings, opts: ParallelOptions) -> str:
     d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
-             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=4, semcodec=__version__)
+             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=5, semcodec=__version__)
     if opts.target:
         d["target"] = opts.target
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
@@ -204,7 +204,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
                     "tail": min(tail, frames - c.end_frame), "budget_crf": crf,
-                    "opening_boost": _opening_boost(settings, c.start_frame, shots),
+                    "opening_scale": _opening_scale(settings, c.start_frame, shots),
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
         "rate_fit": fit.to_json() if fit else None,
     }
@@ -215,15 +215,21 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
 
 # keyframes of chunks that start inside shots may take this share of a two-pass budget before a warning (%)
 KEYFRAME_SHARE_LIMIT = 5.0
-# x265's default ipratio: how much finer than its P-frames one piece codes the I-frame at a cut
-X265_IP_RATIO = 1.4
+# x264's and x265's default ipratio: how much finer than its P-frames one piece codes the I-frame at a cut
+IP_RATIO = 1.4
 
 
-def _opening_boost(settings, start: int, shots) -> float | None:
-    """ChunkRange.opening_boost for a two-pass x265 chunk that starts at a shot cut (not the first: one piece
-    codes its first frame at the P-frames' quantiser too); mid-shot, where one piece has no I-frame, none."""
-    cut = start > 0 and any(s.start_frame == start for s in shots)
-    return X265_IP_RATIO if cut and settings.two_pass and settings.codec == "libx265" else None
+def _opening_scale(settings, start: int, shots) -> float | None:
+    """ChunkRange.opening_scale of an x264/x265 chunk: the quantiser scale, over the P-frames', one piece codes
+    the chunk's first frame at. At a cut an I-frame, 1/ipratio (a chunk's IDR there would otherwise come out at
+    the P-frames' scale at a CRF and in x265's pass 2); inside a shot an inter frame, so the chunk's IDR at the
+    P-frames' scale, not ipratio finer (x264's pass 2 on its own), which takes bits from every other frame of the
+    chunk; the video's first frame as the encoder codes it in one piece."""
+    if settings.codec not in ("libx264", "libx265") or (settings.bitrate and not settings.two_pass):
+        return None
+    if start == 0:
+        return 1 / IP_RATIO if settings.two_pass and settings.codec == "libx264" else 1.0
+    return 1 / IP_RATIO if any(s.start_frame == start for s in shots) else 1.0
 
 
 def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
@@ -422,6 +428,9 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
     # the budget pass's statistics (one CRF for every chunk) where the chunks have them
     costs = [read_stats(os.path.join(m.pass1_path(c), BUDGET_STATS_NAME if BUDGET_STATS_NAME in c["pass1"]["files"]
                                      else STATS_NAME)) for c in m.chunks]
+    # pass 2 codes each chunk's opening frame at its opening_scale (the budget pass did too)
+    costs = [[dataclasses.replace(f, type_scale=c["opening_scale"]) if f.frame == 0 and c.get("opening_scale")
+              else f for f in frames] for c, frames in zip(m.chunks, costs)]
     kept = [c["end_frame"] - c["start_frame"] for c in m.chunks]
     kept_s = [index.seconds(c["start_frame"], c["end_frame"]) for c in m.chunks]
     target_bits = bitrate * index.seconds(0, index.frames)

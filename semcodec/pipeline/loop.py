@@ -343,14 +343,42 @@ def _open_output(ctx: PassContext, path: str | None):
         raise SemcodecError(f"cannot write {ctx.output_path}: {exc.strerror or exc}") from None
 
 
+# the quantiser scale, over the P-frames', each encoder gives a stream's first frame in pass 2 of a two-pass
+# encode: x264 plans its pass-2 scales backwards, so the opening I-frame gets ipratio against the P-frames after
+# it; x265 plans forwards, and the first I-frame has no P-frame before it (chunk_joins: x265 chunk starts at cuts
+# came out 2-2.6 dB below one piece before a zone put ipratio back). At a CRF (a CRF encode, the budget pass)
+# both code it at the P-frames' scale
+_PASS2_OPENING = {"libx264": 1 / 1.4, "libx265": 1.0}
+_ZONE_LAST = {"libx264": 0, "libx265": 1}  # a zone on frame 0 only: x264 zones end on their end frame, x265 before
+
+
+def _opening_zone(ctx: PassContext, rc_pass: int) -> str | None:
+    """The encoder zone that codes a chunk's opening frame at ChunkRange.opening_scale: in pass 2, in the CRF
+    budget pass and in an x264 CRF encode (not in an ABR pass: a first pass's statistics only steer pass 2);
+    None where the encoder does that on its own. On a cut clip (tests/test_parallel.py) a CRF chunk at the cut
+    opened 2.2 dB below one piece with x264 and 0 dB with the zone; with x265 0.9 dB below, and 1.7 dB above
+    with a zone of ipratio (x265's cu-tree already favours a stream's first frame at a CRF)."""
+    want, name = ctx.chunk.opening_scale, ctx.caps.name
+    if want is None or name not in _PASS2_OPENING:
+        return None
+    if rc_pass == 2:
+        native = _PASS2_OPENING[name]
+    elif rc_pass == 1 and not ctx.rc.bitrate or rc_pass == 0 and not ctx.rc.bitrate and name == "libx264":
+        native = 1.0
+    else:  # an ABR pass; an x265 CRF encode, whose chunk at a cut opens within 1 dB of one piece without one
+        return None
+    factor = native / want  # a zone's b divides the frame's quantiser scale
+    return None if abs(factor - 1) < 1e-3 else f"zones=0,{_ZONE_LAST[name]},b={factor:.4g}"
+
+
 def _add_video_stream(ctx: PassContext, out, vin, pass_no: int):
     rc_pass = pass_no if ctx.rc.two_pass else 0
     opts, bit_rate = encoder_options(ctx.caps, ctx.rc, ctx.preset, pass_no=rc_pass, stats_path=ctx.stats_path,
                                      tune=ctx.tune, forced_keyframes=ctx.policy.forces_keyframes,
                                      with_map=ctx.maps is not None)
-    if rc_pass == 2 and ctx.chunk.opening_boost != 1.0 and ctx.caps.name == "libx265":
-        key = ctx.caps.params_option  # zone 0..1: the first frame coded (x265 ends a zone before its end frame)
-        opts[key] = ":".join(p for p in (opts.get(key), f"zones=0,1,b={ctx.chunk.opening_boost:g}") if p)
+    zone = _opening_zone(ctx, rc_pass)
+    if zone:
+        opts[ctx.caps.params_option] = ":".join(p for p in (opts.get(ctx.caps.params_option), zone) if p)
     info = ctx.info
     vout = out.add_stream(ctx.codec, rate=info.average_rate)
     cc = vout.codec_context

@@ -107,11 +107,11 @@ class ChunkRange:
     # the video go on, so the chunk's last frames are not starved as at the end of a stream (the frame before
     # them is forced to P, so no kept frame references a dropped one). x264/x265 only
     tail: int = 0
-    # pass 2 of a two-pass x265 chunk that opens mid-video: its opening IDR's bitrate factor (an x265 zone).
-    # x265's pass 2 codes a stream's first I-frame at its P-frames' quantiser (ipratio applies only after
-    # P-frames), where one piece codes an I-frame at a cut 1.4x finer: without it chunk starts came out 2-2.6 dB
-    # below the single-piece encode (benchmarks/chunk_joins.py). 1.0: none
-    opening_boost: float = 1.0
+    # x264/x265 chunks: the quantiser scale, over the P-frames', that the chunk's opening IDR gets in pass 2, in
+    # the budget pass its two-pass share is measured from, and in an x264 CRF encode (an encoder zone on that
+    # frame where the encoder would code it otherwise: loop._opening_zone). At a cut, one piece's I-frame:
+    # 1/ipratio; inside a shot, where one piece codes an inter frame, 1.0. None: the encoder's own choice
+    opening_scale: float | None = None
 
     @property
     def ranged(self) -> bool:
