@@ -16,6 +16,7 @@ changes nothing at a join). Writes benchmarks/results/chunk_joins.json and .md; 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -120,6 +121,8 @@ def measure(clip: str, codec: str, mode: str, preset: str, overlaps: list[float]
               "video_kbps": video_bytes(single_path) * 8 / seconds(src) / 1000}
     rows = [chunked(src, s, ch, ov, tmp, single) for ch in chunkings for ov in overlaps
             if not (ch == "default" and ov == 0 and len(overlaps) > 1)]
+    for row in rows:
+        _single_without_keyframes(src, s, row, single_path)
     os.unlink(single_path)
     two = mode == "two-pass"
     return {"clip": clip, "file": name, "codec": codec, "mode": mode, "preset": preset,
@@ -127,6 +130,18 @@ def measure(clip: str, codec: str, mode: str, preset: str, overlaps: list[float]
             "single": {"wall_s": single["wall_s"], "video_kbps": round(single["video_kbps"], 2),
                        "psnr_y_mean": round(float(single["psnr"].mean()), 3), "vmaf": round(single["vmaf"], 3)},
             "chunked": rows}
+
+
+def _single_without_keyframes(src: str, s: EncodeSettings, row: dict, path: str) -> None:
+    """Two-pass chunks that start inside shots pay for IDRs one piece does not have, out of the same total: the
+    single piece encoded at the target less that share ('keyframes %') shows what those bytes are worth. A
+    chunked VMAF near it says the loss is the keyframes', which no rate control can hand back at equal size."""
+    share = row.get("keyframe_share_pct") or 0.0
+    if not s.bitrate or share <= 0:
+        return
+    less = dataclasses.replace(s, bitrate=int(round(s.bitrate * (1 - share / 100))))
+    run(src, path, less, execution=Execution(threads=1, audio=False))
+    row["single_less_keyframes_vmaf"] = round(float(np.mean(vmaf_scores(src, path))), 3)
 
 
 def _verdict(r: dict, c: dict) -> str:
@@ -148,14 +163,16 @@ def markdown(res: dict) -> str:
              "kb/s column): each chunk opens with an IDR, which at 1-2 s chunks is also what two-pass chunks lose "
              "at equal size. Two-pass shares come from a budget pass at one CRF per job (semcodec/parallel/"
              "budget.py); 'keyframes %' is the share of the two-pass budget that the keyframes of chunks starting "
-             "inside a shot cost beyond an inter frame, as the job reports it (it warns above 5 %). Wall: the "
+             "inside a shot cost beyond an inter frame, as the job reports it (it warns above 5 %); the next column is "
+             "the single piece encoded at the target less that share: what those bytes are worth to one piece, "
+             "and what chunks of that length cannot win back at equal size. Wall: the "
              "chunked job with 2 workers (shot detection, every chunk's passes: two-pass chunks run three, the "
              "first pass, the budget pass and pass 2; the join) against the single piece on 1 thread, on a "
              "shared machine. In-sample clips.",
              "", "| clip | codec | rate | chunks | overlap s | n | kb/s (single) | error % | worst frame dB | "
-             "worst before a join dB | frames < -1 dB | VMAF (single) | keyframes % | wall s (single) | "
-             "meets targets |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "worst before a join dB | frames < -1 dB | VMAF (single) | keyframes % | VMAF of single at -keyframes % | "
+             "wall s (single) | meets targets |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in res["rows"]:
         rate = f"two-pass {r['target_kbps']:g}k" if r["mode"] == "two-pass" else f"CRF {r['crf']}"
         for c in r["chunked"]:
@@ -163,10 +180,12 @@ def markdown(res: dict) -> str:
             err = f"{c['rate_error_pct']:+.2f}" if "rate_error_pct" in c else "-"
             share = c.get("keyframe_share_pct")
             share = "-" if share is None else f"{share:.1f}"
+            less = c.get("single_less_keyframes_vmaf")
+            less = "-" if less is None else f"{less:.2f}"
             lines.append(f"| {r['clip']} | {r['codec']} | {rate} | {c['chunking']} | {c['overlap_s']:g} | "
                          f"{c['chunks']} | {c['video_kbps']:.1f} ({r['single']['video_kbps']:.1f}) | {err} | "
                          f"{c['worst_frame_db']:+.2f} | {worst_join:+.2f} | {c['frames_over_1db_below']} | "
-                         f"{c['vmaf']:.2f} ({r['single']['vmaf']:.2f}) | {share} | "
+                         f"{c['vmaf']:.2f} ({r['single']['vmaf']:.2f}) | {share} | {less} | "
                          f"{c['wall_s']:.1f} ({r['single']['wall_s']:.1f}) | {_verdict(r, c)} |")
     return "\n".join(lines) + "\n"
 
