@@ -130,6 +130,7 @@ class ImportanceMapper:
         self._gated = {a.name: 0 for a in analyzers}  # due runs skipped by the change gate
         self._prev = None
         self._scratch: np.ndarray | None = None
+        self._keep_from: tuple[list, np.ndarray] | None = None  # the held results and their product, last frame
         self.last_regions: list = []
 
     def use_strides(self, strides: dict[str, int]) -> None:
@@ -147,16 +148,15 @@ class ImportanceMapper:
         self._held_from.clear()
         self._refined_at.clear()
         self._prev = None
+        self._keep_from = None
 
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
         """Fused importance of `frame`; `weight_scale` multiplies some analyzers' weights (per shot)."""
         shape = frame.gray.shape
-        # product of (1 - w * heat): the chance nothing matters here; in place, one scratch buffer per size
-        keep = np.ones(shape, np.float32)
         if self._scratch is None or self._scratch.shape != shape:
             self._scratch = np.empty(shape, np.float32)
         term = self._scratch
-        regions = []
+        regions, layers = [], []
         thumb = cv2.resize(frame.gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
         for a in self.active:
             det = self._held.get(a.name)
@@ -175,11 +175,8 @@ class ImportanceMapper:
                 self._refined_at[a.name] = (frame.index, thumb)
             regions.extend(det.regions)
             if det.heat is not None:
-                w = min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))
-                np.multiply(det.heat, -w, out=term)
-                term += 1.0
-                keep *= term
-        fused = np.subtract(1.0, keep, out=keep)
+                layers.append((det, min(1.0, a.weight * (weight_scale or {}).get(a.name, 1.0))))
+        fused = np.subtract(1.0, self._keep(layers, shape))
         if self._prev is not None and self._prev.shape == shape:
             # rise at once, fade slowly: max(fused, fade * prev + (1 - fade) * fused)
             np.multiply(self._prev, self.fade, out=term)
@@ -188,6 +185,22 @@ class ImportanceMapper:
         self._prev = fused
         self.last_regions = regions
         return fused
+
+    def _keep(self, layers: list[tuple[Detections, float]], shape) -> np.ndarray:
+        """Product of (1 - w * heat) over the held results: the chance nothing matters here. Most frames hold
+        every result of the frame before (only the analyzers due run), so the last product is reused then."""
+        last = self._keep_from
+        if last is not None and last[1].shape == shape and len(last[0]) == len(layers) \
+                and all(d is e and w == v for (d, w), (e, v) in zip(layers, last[0])):
+            return last[1]
+        keep = np.ones(shape, np.float32)
+        term = np.empty(shape, np.float32)
+        for det, w in layers:
+            np.multiply(det.heat, -w, out=term)
+            term += 1.0
+            keep *= term
+        self._keep_from = (layers, keep)
+        return keep
 
     def _due(self, a: Analyzer, index: int, thumb: np.ndarray, det: Detections | None, shape) -> bool:
         """Whether `a` runs on frame `index`: with nothing held, on its stride (a gated detector only when the
