@@ -447,9 +447,9 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
 
 def _keyframe_warning(m: Manifest, index) -> str | None:
     """Two-pass chunks that start inside shots each open with an IDR one piece does not have; past
-    KEYFRAME_SHARE_LIMIT of the budget the rest of the video visibly pays (benchmarks/chunk_joins.py: 22 %
-    on BBB at 1-2 s chunks, -2.8 VMAF against one piece). Says so, with the chunk length that would keep the
-    share under the limit (the share falls as the chunks grow)."""
+    KEYFRAME_SHARE_LIMIT of the budget the rest of the video visibly pays (benchmarks/chunk_joins.py: 21.5 %
+    on BBB x264 at 1-2 s chunks, -2.3 VMAF against one piece; one piece at 21.5 % less: -3.5). Says so, with
+    the chunk length that would keep the share under the limit (the share falls as the chunks grow)."""
     b = m.data.get("two_pass_budget") or {}
     share = b.get("keyframe_share_pct") or 0.0
     if share <= KEYFRAME_SHARE_LIMIT:
