@@ -347,8 +347,13 @@ def test_two_pass_chunks_spend_what_the_single_piece_spends_on_their_frames(tmp_
             return [n for _, n in sorted((p.pts, p.size) for p in c.demux(video=0) if p.size)]
 
     one, chunked = sizes(tmp_path / "single.mp4"), sizes(tmp_path / "chunked.mp4")
-    for a, b in [(0, 38), (38, 76)]:
-        assert sum(chunked[a:b]) == pytest.approx(sum(one[a:b]), rel=0.15), (a, b)
+    assert sum(chunked[:38]) == pytest.approx(sum(one[:38]), rel=0.15)
+    # the static face: its share at the job's one quantiser is 1.23x what one piece spends there (x264's pass 2
+    # does not hold one quantiser over the whole clip); since pass 2 reads statistics at the final CRF the
+    # chunk lands on that share (within 1 %), where it once fell short of it by chance
+    assert sum(chunked[38:]) == pytest.approx(sum(one[38:]), rel=0.3)
+    share = man["chunks"][1]["bitrate2"] * (76 - 38) / 25 / 8
+    assert sum(chunked[38:]) == pytest.approx(share, rel=0.05)
 
 
 def _psnr_y(src, enc) -> list[float]:
@@ -468,3 +473,28 @@ def test_crf_chunk_opening_at_a_cut_as_fine_as_one_piece(tmp_path, codec):
     assert [c["start_frame"] for c in rep["parallel"]["chunks"]] == [0, 38]
     one, chunked = _psnr_y(clip, tmp_path / "single.mp4"), _psnr_y(clip, tmp_path / "chunked.mp4")
     assert chunked[38] > one[38] - (0.5 if codec == "libx264" else 1.0), (chunked[38], one[38])  # x264: -2.2 before
+
+
+def test_final_crf_lands_the_p_frames_on_the_budget_scale():
+    """Pass 2 of a two-pass chunk reads statistics from a pass at the CRF whose P-frames sit at the budget's
+    quantiser scale: 6 CRF steps per doubling of the scale, from the budget pass's own P-frames."""
+    from semcodec.parallel.budget import FrameCost, final_crf, qp_to_qscale
+
+    chunks = [[FrameCost(0, "I", qp_to_qscale(33), 1000, 10), FrameCost(1, "P", qp_to_qscale(36), 500, 10),
+               FrameCost(2, "B", qp_to_qscale(38), 100, 10)], [FrameCost(0, "P", qp_to_qscale(36), 400, 10)]]
+    assert final_crf(chunks, qp_to_qscale(33), 30.0) == pytest.approx(27.0, abs=0.01)
+    assert final_crf(chunks, qp_to_qscale(42), 30.0) == pytest.approx(36.0, abs=0.01)
+    assert final_crf(chunks, 1.0, None) is None
+
+
+def test_two_pass_chunk_pass_2_reads_statistics_at_the_final_crf(cut_clip, tmp_path):
+    """Every two-pass chunk gets the CRF of the job's budget quantiser, and its pass 2 reads statistics from a pass
+    at it (not from the ABR first pass, whose chunk openings sit at the encoder's guess): on bikes x264 250k
+    every chunk came out 0.2-0.3 VMAF under one piece at equal bytes before (benchmarks/chunk_joins.py)."""
+    s = EncodeSettings(bitrate=60_000, two_pass=True, roi="off", **FAST)
+    rep = encode_parallel(cut_clip, str(tmp_path / "chunked.mp4"), s, ParallelOptions(
+        workers=2, chunk_min_s=1.0, chunk_max_s=3.0, work_dir=str(tmp_path / "w")))
+    man = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    crfs = {c["stats_crf"] for c in man["chunks"]}
+    assert len(crfs) == 1 and None not in crfs and 0 < crfs.pop() < 51
+    assert abs(rep["parallel"]["budget"]["error_pct"]) < 10

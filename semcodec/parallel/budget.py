@@ -117,3 +117,12 @@ def keyframe_share(chunks: list[list[FrameCost]], kept: list[int], q: float, ins
         if inside and rest and opening:
             extra += max(0.0, opening[0] - sum(rest) / len(rest))
     return extra / total if total > 0 else 0.0
+
+
+def final_crf(chunks: list[list[FrameCost]], q: float, crf: float | None) -> float | None:
+    """The CRF whose P-frames land at quantiser scale `q`, from budget-pass statistics at `crf` (their P-frames'
+    median scale): a CRF's scale doubles every 6 steps. None without a budget pass."""
+    p = sorted(c.qscale for frames in chunks for c in frames if c.kind == "P")
+    if crf is None or not p:
+        return None
+    return round(min(51.0, max(0.0, crf + 6 * math.log2(q / p[len(p) // 2]))), 2)

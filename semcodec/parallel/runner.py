@@ -22,7 +22,7 @@ from semcodec.encoding.codecs import check_container
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io import lock
 from semcodec.io.writer import atomic_output, check_output_path, container_format
-from semcodec.parallel.budget import budget_crf, chunk_bitrates, keyframe_share, read_stats
+from semcodec.parallel.budget import budget_crf, chunk_bitrates, final_crf, keyframe_share, read_stats
 from semcodec.parallel.chunks import plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
@@ -77,7 +77,7 @@ class Interrupted(SemcodecError):
 def settings_hash(settings, opts: ParallelOptions) -> str:
     d = {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED}
     d.update(threads_per_chunk=opts.threads_per_chunk, chunk_min_s=opts.chunk_min_s,
-             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=5, semcodec=__version__)
+             chunk_max_s=opts.chunk_max_s, overlap_s=opts.overlap_s, chunk_rc=6, semcodec=__version__)
     if opts.target:
         d["target"] = opts.target
     return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()
@@ -435,8 +435,9 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
     kept_s = [index.seconds(c["start_frame"], c["end_frame"]) for c in m.chunks]
     target_bits = bitrate * index.seconds(0, index.frames)
     rates, q = chunk_bitrates(costs, kept, kept_s, target_bits)
+    stats_crf = final_crf(costs, q, m.chunks[0].get("budget_crf"))
     for c, r in zip(m.chunks, rates):
-        c["bitrate2"] = r
+        c["bitrate2"], c["stats_crf"] = r, stats_crf
     shots = set(m.data["chunking"]["shots"])
     inside = [c["start_frame"] > 0 and c["start_frame"] not in shots for c in m.chunks]
     share = keyframe_share(costs, kept, q, inside)

@@ -324,9 +324,35 @@ class _Job:
                 os.unlink(ctx.stats_path + ext)
         return result
 
+    def _final_stats(self, workdir: str) -> str:
+        """Pass 1 again over the first pass's frames, maps and cuts, at ChunkRange.stats_crf (about the quantiser
+        the job's budget gives every chunk), into `workdir`: pass 2 reads these statistics. The ABR first pass
+        opens each chunk at the encoder's guess and settles only after ~20 frames; x264 then misjudged each
+        short chunk's opening, coded it low and its end high (bikes x264 250k: every chunk 0.2-0.3 VMAF
+        under one piece at equal bytes)."""
+        ctx, folder = self.ctx, self.first_pass_dir
+        rc, ctx.rc = ctx.rc, dataclasses.replace(self.rc, crf=ctx.chunk.stats_crf, bitrate=None)
+        # no opening zone: x264's pass 2 takes the zones of the statistics it reads when it has none of its own
+        # (a chunk at a cut then opened ipratio twice over: 1.4x the bytes of one piece's I-frame there)
+        span, ctx.chunk = ctx.chunk, dataclasses.replace(ctx.chunk, opening_scale=None)
+        ctx.stats_path = os.path.join(workdir, FINAL_STATS_NAME)
+        with open(os.path.join(folder, CUTS_NAME)) as f:
+            ctx.policy.preset(json.load(f)["cuts"])
+        offsets = self._offset_log(folder, "rb")
+        try:
+            result = run_pass(ctx, 1, None, replay_log=offsets)
+        finally:
+            ctx.rc, ctx.chunk = rc, span
+            if offsets:
+                offsets.close()
+        _check_first_pass_stats(ctx.stats_path, result.frames)
+        return ctx.stats_path
+
     def _second_pass(self, workdir: str, tmp_out: str) -> PassResult:
         ctx, folder = self.ctx, self.first_pass_dir
         ctx.stats_path = os.path.join(folder, STATS_NAME)
+        if ctx.chunk.stats_crf is not None:
+            ctx.stats_path = self._final_stats(workdir)
         if ctx.chunk.tail and _kept_stats(ctx.stats_path, workdir, ctx.chunk.kept):
             # pass 2 encodes the kept frames only: the tail served pass 1's lookahead (mb-tree/cu-tree offsets
             # are read from the first pass), and with statistics of the kept frames alone the encoder plans
@@ -452,6 +478,7 @@ def fit_crf_for_rate_on(input_path: str, settings: EncodeSettings, info: StreamI
 
 STATS_NAME = "rc.stats"  # x264/x265 add .mbtree / .cutree beside it
 BUDGET_STATS_NAME = "budget.stats"  # Job.budget_pass
+FINAL_STATS_NAME = "final.stats"  # Job._final_stats
 CUTS_NAME = "cuts.json"
 
 
