@@ -154,6 +154,10 @@ class DecodeStats:
     bad_packets: int = 0
     first_error: str = ""
     end_time: float | None = None  # seconds: the latest decoded frame's time plus its duration
+    last_time: float | None = None  # seconds: the previous decoded frame's time
+    gaps: int = 0  # jumps in the timestamps far beyond the frame rate (see _note_end)
+    gap_frames: int = 0  # about how many frames those jumps skip
+    largest_gap: tuple[float, float] | None = None  # (from, to) seconds
 
 
 def _tag_seconds(text: str) -> float | None:
@@ -250,5 +254,26 @@ def _note_end(stats: DecodeStats, frame, vs) -> None:
     step = float(frame.duration * frame.time_base) if frame.duration else 0.0
     if not step:
         step = 1.0 / float(vs.average_rate or vs.guessed_rate or 25)
-    end = float(frame.pts * frame.time_base) + step
+    t = float(frame.pts * frame.time_base)
+    end = t + step
     stats.end_time = end if stats.end_time is None else max(stats.end_time, end)
+    _note_gap(stats, t, 1.0 / float(vs.average_rate or vs.guessed_rate or 25))
+    stats.last_time = t
+
+
+# A jump between consecutive frames longer than this (seconds, and frame periods) is reported: a damaged file
+# whose demuxer resynchronised past the damage (Matroska does, silently) or a recording that dropped frames.
+# Either way the output keeps the timestamps and players hold the last frame across it.
+GAP_S, GAP_FRAMES = 1.0, 10
+
+
+def _note_gap(stats: DecodeStats, t: float, period: float) -> None:
+    if stats.last_time is None:
+        return
+    jump = t - stats.last_time
+    if jump <= max(GAP_S, GAP_FRAMES * period):
+        return
+    stats.gaps += 1
+    stats.gap_frames += max(1, round(jump / period) - 1)
+    if stats.largest_gap is None or jump > stats.largest_gap[1] - stats.largest_gap[0]:
+        stats.largest_gap = (stats.last_time, t)

@@ -396,6 +396,10 @@ class _Job:
         st = final.stats
         if st.bad_packets:
             self.warn(f"{st.bad_packets} corrupt video packet(s) skipped (first error: {st.first_error})")
+        if st.gaps:
+            (a, b), more = st.largest_gap, f" ({st.gaps} such jumps)" if st.gaps > 1 else ""
+            self.warn(f"the input's video jumps from {a:.2f} s to {b:.2f} s{more}: about {st.gap_frames} frames "
+                      "missing (damaged data or a recording gap); the output keeps the timestamps")
         if ctx.maps:
             self._roi_details()
         output = OutputSummary(ctx.output_path, os.path.getsize(ctx.output_path), final.video_bytes, final.frames,
