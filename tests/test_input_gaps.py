@@ -49,3 +49,12 @@ def test_a_regular_clip_has_no_gap_warning(tmp_path):
     src = make_clip(tmp_path / "ok.mkv", frames=30, fps=25)
     report = encode(src, str(tmp_path / "out.mp4"), EncodeSettings(roi="off", crf=30))
     assert not any("jumps" in w for w in report["warnings"])
+
+
+def test_tag_reports_the_gap_too(tmp_path):
+    from semcodec.tagging.tagger import tag_video
+
+    result = tag_video(_gap_clip(tmp_path / "gap.mkv"))
+    result = result[0] if isinstance(result, tuple) else result
+    assert result["decode"]["timestamp_gaps"] == 1
+    assert any("jumps" in w for w in result["warnings"]), result["warnings"]

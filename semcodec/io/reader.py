@@ -267,6 +267,18 @@ def _note_end(stats: DecodeStats, frame, vs) -> None:
 GAP_S, GAP_FRAMES = 1.0, 10
 
 
+def damage_warnings(stats: DecodeStats) -> list[str]:
+    """What the reader stepped over, for the report: corrupt packets skipped, jumps in the timestamps."""
+    out = []
+    if stats.bad_packets:
+        out.append(f"{stats.bad_packets} corrupt video packet(s) skipped (first error: {stats.first_error})")
+    if stats.gaps:
+        (a, b), more = stats.largest_gap, f" ({stats.gaps} such jumps)" if stats.gaps > 1 else ""
+        out.append(f"the input's video jumps from {a:.2f} s to {b:.2f} s{more}: about {stats.gap_frames} frames "
+                   "missing (damaged data or a recording gap); the output keeps the timestamps")
+    return out
+
+
 def _note_gap(stats: DecodeStats, t: float, period: float) -> None:
     if stats.last_time is None:
         return

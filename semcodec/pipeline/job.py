@@ -27,7 +27,7 @@ from semcodec.encoding.qpmap import strength_in_qp
 from semcodec.encoding.roi_sidedata import RoiAttacher, RoiUnavailable
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io.clock import frame_clock
-from semcodec.io.reader import StreamInfo, probe
+from semcodec.io.reader import StreamInfo, damage_warnings, probe
 from semcodec.io.writer import atomic_output, check_output_path, container_format, write_json
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, analyse_pass, run_pass
@@ -394,12 +394,8 @@ class _Job:
             self.warn(f"input video ends at {duration:.2f} s but its header says {info.duration_s:.2f} s: "
                       "truncated file?")
         st = final.stats
-        if st.bad_packets:
-            self.warn(f"{st.bad_packets} corrupt video packet(s) skipped (first error: {st.first_error})")
-        if st.gaps:
-            (a, b), more = st.largest_gap, f" ({st.gaps} such jumps)" if st.gaps > 1 else ""
-            self.warn(f"the input's video jumps from {a:.2f} s to {b:.2f} s{more}: about {st.gap_frames} frames "
-                      "missing (damaged data or a recording gap); the output keeps the timestamps")
+        for msg in damage_warnings(st):
+            self.warn(msg)
         if ctx.maps:
             self._roi_details()
         output = OutputSummary(ctx.output_path, os.path.getsize(ctx.output_path), final.video_bytes, final.frames,

@@ -20,7 +20,7 @@ from semcodec.analysis.fusion import analysis_size
 from semcodec.analysis.people import PeopleAnalyzer
 from semcodec.analysis.text import TextAnalyzer, tag_words
 from semcodec.frames import small_rgb
-from semcodec.io.reader import DecodeStats, iter_packets_and_frames, open_input, probe
+from semcodec.io.reader import DecodeStats, damage_warnings, iter_packets_and_frames, open_input, probe
 from semcodec.progress import Progress
 from semcodec.progress import bar as progress_bar
 from semcodec.scenes.classify import CLASSES, classify, summarize
@@ -252,9 +252,9 @@ def tag_video(path: str, *, max_keyframes: int = 12, sample_fps: float = 2.0, sh
         "keyframes": [{**c.to_json(), "shot": next(i for i, s in enumerate(shot_list)
                                                    if s.start_frame <= c.index < s.end_frame)} for c in chosen],
         "timings": {"total_s": round(time.perf_counter() - t0, 3), "fps": None},
-        "decode": {"corrupt_packets_skipped": stats.bad_packets},
-        "warnings": text_warnings + ([f"{stats.bad_packets} corrupt video packet(s) skipped (first error: "
-                                      f"{stats.first_error})"] if stats.bad_packets else []),
+        "decode": {"corrupt_packets_skipped": stats.bad_packets, "timestamp_gaps": stats.gaps,
+                   "frames_missing_in_gaps": stats.gap_frames},
+        "warnings": text_warnings + damage_warnings(stats),
     }
     result["timings"]["fps"] = round(n / max(result["timings"]["total_s"], 1e-9), 1)
     return result, chosen
