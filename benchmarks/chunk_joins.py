@@ -166,9 +166,9 @@ def markdown(res: dict) -> str:
              "inside a shot cost beyond an inter frame, as the job reports it (it warns above 5 %); the next column is "
              "the single piece encoded at the target less that share: what those bytes are worth to one piece, "
              "and what chunks of that length cannot win back at equal size. Wall: the "
-             "chunked job with 2 workers (shot detection, every chunk's passes: two-pass chunks run three, the "
-             "first pass, the budget pass and pass 2; the join) against the single piece on 1 thread, on a "
-             "shared machine. In-sample clips.",
+             "chunked job with 2 workers (shot detection, every chunk's passes: two-pass chunks run four, the "
+             "first pass, the budget pass, a pass at the final CRF and pass 2; the join) against the single piece on 1 "
+             "thread, on a shared machine. In-sample clips.",
              "", "| clip | codec | rate | chunks | overlap s | n | kb/s (single) | error % | worst frame dB | "
              "worst before a join dB | frames < -1 dB | VMAF (single) | keyframes % | VMAF of single at -keyframes % | "
              "wall s (single) | meets targets |",

@@ -435,9 +435,11 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
     kept_s = [index.seconds(c["start_frame"], c["end_frame"]) for c in m.chunks]
     target_bits = bitrate * index.seconds(0, index.frames)
     rates, q = chunk_bitrates(costs, kept, kept_s, target_bits)
-    stats_crf = final_crf(costs, q, m.chunks[0].get("budget_crf"))
+    # x264 chunks after the first (the first opens where one piece does, its ABR statistics alike: a one-chunk job
+    # is the single-piece encode); x265's pass 2 from statistics at a CRF landed 3 % under the target (chunk_joins)
+    stats_crf = final_crf(costs, q, m.chunks[0].get("budget_crf")) if m.data["settings"]["codec"] == "libx264" else None
     for c, r in zip(m.chunks, rates):
-        c["bitrate2"], c["stats_crf"] = r, stats_crf
+        c["bitrate2"], c["stats_crf"] = r, stats_crf if c["start_frame"] > 0 else None
     shots = set(m.data["chunking"]["shots"])
     inside = [c["start_frame"] > 0 and c["start_frame"] not in shots for c in m.chunks]
     share = keyframe_share(costs, kept, q, inside)

@@ -112,7 +112,7 @@ class ChunkRange:
     # frame where the encoder would code it otherwise: loop._opening_zone). At a cut, one piece's I-frame:
     # 1/ipratio; inside a shot, where one piece codes an inter frame, 1.0. None: the encoder's own choice
     opening_scale: float | None = None
-    # two-pass chunks: pass 2 reads statistics from a pass at this CRF run just before it (Job._final_stats)
+    # two-pass x264 chunks: pass 2 reads statistics from a pass at this CRF run just before it (Job._final_stats)
     stats_crf: float | None = None
 
     @property
