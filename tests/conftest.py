@@ -236,3 +236,17 @@ def cli(capsys):
         return rc, out, err
 
     return run
+
+
+def make_cut_clip(path, frames: int = 96, every: int = 12, size: tuple[int, int] = (160, 96)) -> str:
+    """Shots of a face and of texture, a hard cut every `every` frames (x264 mp4)."""
+    faces, texture = face_frames(frames, size), textured_frames(frames, size)
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=25)
+        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
+        vs.options = {"crf": "18", "preset": "ultrafast"}
+        for i in range(frames):
+            img = faces[i] if (i // every) % 2 == 0 else texture[i]
+            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
+        out.mux(vs.encode(None))
+    return str(path)

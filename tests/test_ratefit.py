@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from conftest import make_clip
+from conftest import make_clip, make_cut_clip
 from semcodec.pipeline import EncodeSettings, encode
 from semcodec.pipeline.ratefit import MAX_PROBES, TOLERANCE, Probe, _solve, sample_segments
 
@@ -78,28 +78,10 @@ def test_crf_roi_lands_at_the_plain_size(face_clip, tmp_path, codec, crf, tolera
     assert extra["roi"]["offset_qp_max"] <= 0 < on["roi"]["offset_qp_max"]
 
 
-def _cut_clip(path, frames=96, every=12, size=(160, 96)) -> str:
-    """Shots of a face and of texture, a hard cut every `every` frames: probe segments hold cuts."""
-    import av
-
-    from conftest import face_frames, textured_frames
-
-    faces, texture = face_frames(frames, size), textured_frames(frames, size)
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
-        vs.options = {"crf": "18", "preset": "ultrafast"}
-        for i in range(frames):
-            img = faces[i] if (i // every) % 2 == 0 else texture[i]
-            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(vs.encode(None))
-    return str(path)
-
-
 def test_cuts_inside_probe_segments_do_not_bias_the_fit(tmp_path):
     """The ROI encode puts an IDR at every cut, plain x264 its own I-frames: counted apart from the rest,
     the cut frames made the ROI probes look much cheaper and the fit spent +17..+34 % (bikes, x264)."""
-    clip = _cut_clip(tmp_path / "cuts.mp4")
+    clip = make_cut_clip(tmp_path / "cuts.mp4", frames=96)
     off = encode(clip, str(tmp_path / "off.mp4"), EncodeSettings(crf=26, roi="off"))
     on = encode(clip, str(tmp_path / "on.mp4"), EncodeSettings(crf=26, roi="faces"))
     assert len(on["shots"]["keyframes_at"]) >= 4  # the cuts are found and keyed

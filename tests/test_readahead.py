@@ -6,27 +6,13 @@ import time
 
 import av
 
-from conftest import face_frames, textured_frames
+from conftest import make_cut_clip
 from semcodec.pipeline import EncodeSettings, encode, loop
 from semcodec.pipeline.keyframes import KeyframePolicy
 
 
-def _cuts(path, frames=60, every=12, size=(160, 96)) -> str:
-    """Shots of a face and of texture, a hard cut every `every` frames."""
-    faces, texture = face_frames(frames, size), textured_frames(frames, size)
-    with av.open(str(path), "w") as out:
-        vs = out.add_stream("libx264", rate=25)
-        vs.width, vs.height, vs.pix_fmt = size[0], size[1], "yuv420p"
-        vs.options = {"crf": "18", "preset": "ultrafast"}
-        for i in range(frames):
-            img = faces[i] if (i // every) % 2 == 0 else texture[i]
-            out.mux(vs.encode(av.VideoFrame.from_ndarray(img, format="rgb24")))
-        out.mux(vs.encode(None))
-    return str(path)
-
-
 def test_read_ahead_encodes_a_frame_only_after_the_detector_has_seen_past_it(tmp_path, monkeypatch):
-    clip = _cuts(tmp_path / "cuts.mp4")
+    clip = make_cut_clip(tmp_path / "cuts.mp4", frames=60)
     seen, early, depth = [-1], [], [0]
     observe, is_keyframe, end_pass = KeyframePolicy.observe, KeyframePolicy.is_keyframe, KeyframePolicy.end_pass
     push = loop._Planned.push
