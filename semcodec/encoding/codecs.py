@@ -179,6 +179,9 @@ def caps_for(codec: str) -> CodecCaps:
 
 # What each encoder really takes. FFmpeg's own option ranges are wider or absent: libx264 clamps --crf 99 to
 # 51 without a word, and a bad value elsewhere fails in avcodec_open2 with errno text that names no option.
+# x264's and x265's default ipratio: an I-frame is coded this much finer (quantiser scale) than the P-frames
+IP_RATIO = 1.4
+
 MIN_BITRATE = 1000  # bits per second; '--bitrate 1' is a missing 'k', not a request for 1 b/s
 
 

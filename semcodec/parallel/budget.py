@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from semcodec.encoding.codecs import IP_RATIO
 from semcodec.errors import SemcodecError
 
 _FIELD = re.compile(r"(\w[\w-]*):(\S+)")
@@ -26,7 +27,7 @@ def type_scales(options: str) -> dict[str, float]:
     a B-frame other frames reference ('B') the last P's scale, and one nothing references ('b') that times
     pbratio; x264 with mb-tree sets pbratio to 1 (it writes no pb_ratio then), x265 keeps it with cu-tree."""
     ratios = {k.replace("_", ""): float(v) for k, v in _RATIO.findall(options)}
-    ip = ratios.get("ipratio", 1.4)
+    ip = ratios.get("ipratio", IP_RATIO)
     pb = 1.0 if "mbtree=1" in options else ratios.get("pbratio", 1.3)
     return {"I": 1 / ip, "i": 1 / ip, "P": 1.0, "B": 1.0, "b": pb}
 

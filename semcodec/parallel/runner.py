@@ -18,7 +18,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from semcodec import __version__
-from semcodec.encoding.codecs import check_container
+from semcodec.encoding.codecs import IP_RATIO, check_container
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io import lock
 from semcodec.io.writer import atomic_output, check_output_path, container_format
@@ -215,8 +215,6 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
 
 # keyframes of chunks that start inside shots may take this share of a two-pass budget before a warning (%)
 KEYFRAME_SHARE_LIMIT = 5.0
-# x264's and x265's default ipratio: how much finer than its P-frames one piece codes the I-frame at a cut
-IP_RATIO = 1.4
 
 
 def _opening_scale(settings, start: int, shots) -> float | None:

@@ -21,7 +21,14 @@ import numpy as np
 from av.video.frame import PictureType
 
 from semcodec.analysis.base import AnalysisFrame
-from semcodec.encoding.codecs import CodecCaps, RateControl, configure_threads, encoder_options, pass_flags
+from semcodec.encoding.codecs import (
+    IP_RATIO,
+    CodecCaps,
+    RateControl,
+    configure_threads,
+    encoder_options,
+    pass_flags,
+)
 from semcodec.encoding.frames import FramePreparer
 from semcodec.encoding.qpmap import QpMap
 from semcodec.encoding.roi_sidedata import RoiAttacher
@@ -348,7 +355,7 @@ def _open_output(ctx: PassContext, path: str | None):
 # it; x265 plans forwards, and the first I-frame has no P-frame before it (chunk_joins: x265 chunk starts at cuts
 # came out 2-2.6 dB below one piece before a zone put ipratio back). At a CRF (a CRF encode, the budget pass)
 # both code it at the P-frames' scale
-_PASS2_OPENING = {"libx264": 1 / 1.4, "libx265": 1.0}
+_PASS2_OPENING = {"libx264": 1 / IP_RATIO, "libx265": 1.0}
 _ZONE_LAST = {"libx264": 0, "libx265": 1}  # a zone on frame 0 only: x264 zones end on their end frame, x265 before
 
 
