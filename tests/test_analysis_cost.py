@@ -187,6 +187,41 @@ def test_a_stretched_stride_is_renewed_when_the_picture_changes():
     assert mapper.summary()[0]["runs"] == 2
 
 
+class _Costly(_Counting):
+    def cost_ms(self, width, height):
+        return 10.0
+
+
+def _pan(i: int) -> np.ndarray:
+    """A picture that drifts a little every frame (a pan): no two consecutive frames far apart."""
+    x = np.arange(64, dtype=np.float32)
+    return np.tile(128 + 100 * np.sin((x + 0.6 * i) / 9.0), (36, 1)).astype(np.uint8)
+
+
+def _runs_on_a_pan_then_a_cut(renew_ms: float | None) -> tuple[int, int]:
+    a = _Costly()
+    mapper = ImportanceMapper([a])
+    mapper.use_strides({"counting": 100}, renew_ms)
+    for i in range(60):
+        mapper(AnalysisFrame(i, i / 25, None, _pan(i)))
+    on_pan = mapper.summary()[0]["runs"]
+    for i in (60, 61):  # a cut (a result renewed on frame 59 is held for the analyzer's own stride)
+        mapper(AnalysisFrame(i, i / 25, None, np.full((36, 64), 250, np.uint8)))
+    return on_pan, mapper.summary()[0]["runs"] - on_pan
+
+
+def test_early_renewals_on_a_moving_picture_stay_within_their_credit_and_a_cut_still_renews():
+    """A result held on a stretched stride is renewed when the picture has moved on; with a budget (the schedule's
+    renew_ms) those renewals spend at most the credit earned, and a cut renews at once, credit or not."""
+    free, _ = _runs_on_a_pan_then_a_cut(None)
+    assert free >= 15  # without a budget: whenever the pan has moved the picture on (every few frames)
+    budgeted, at_cut = _runs_on_a_pan_then_a_cut(1.0)  # 1 ms a frame buys a 10 ms run every 10 frames
+    assert 4 <= budgeted <= 2 + 60 * 1.0 / 10 + 1  # the first run, one round of starting credit, then the credit
+    assert at_cut == 1
+    starved, at_cut = _runs_on_a_pan_then_a_cut(0.0)
+    assert starved <= 2 and at_cut == 1
+
+
 def test_strided_runs_fall_on_the_same_frames_in_a_chunk():
     whole, piece = _Counting(), _Counting()
     a, b = ImportanceMapper([whole]), ImportanceMapper([piece])

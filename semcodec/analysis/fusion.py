@@ -28,6 +28,11 @@ CHANGED_LEVELS = 10.0  # mean absolute difference (8-bit) of those thumbnails: a
 CELL_LEVELS = 10.0
 NEW_CELLS = 2
 GATE_HOLD = 4
+# Early renewals of held results on a moving picture (a pan, action) draw on a credit in the schedule's estimated
+# CPU ms (semcodec.analysis.schedule), so the analysis cost stays bounded on footage that never stays put: on a
+# 70 s action clip (tears_of_steel, 800x332) unbounded renewals ran the people mask 455 times where its stretched
+# stride plans 70, and the analysis cost 1.4x the encode instead of the schedule's 0.25x. A cut (the thumbnail
+# jumps between consecutive frames) renews at once, in debt if need be: a new shot's picture is new.
 
 ANALYZERS = {cls.name: cls for cls in (FaceAnalyzer, ObjectAnalyzer, SaliencyAnalyzer, MotionAnalyzer, TextAnalyzer,
                                        PeopleAnalyzer)}
@@ -122,6 +127,13 @@ class ImportanceMapper:
         # frame index and thumbnail of each held result's last run or refinement
         self._refined_at: dict[str, tuple[int, np.ndarray]] = {}
         self._base = {a.name: a.stride for a in analyzers}  # their own strides, before any stretching
+        # renewal credit (estimated ms): None renews every stale result (no schedule: tagging, tests)
+        self._renew_ms: float | None = None
+        self._credit = self._burst = 0.0
+        self._costs: dict[str, float] = {}  # estimated ms of one run at the current analysis size
+        self._last_thumb: np.ndarray | None = None
+        self._cut = False  # this frame's thumbnail jumped from the last one's
+        self._renewed = {a.name: 0 for a in analyzers}  # early renewals (at a cut or on a moving picture)
         # index of the first frame in the whole video (a chunk's or probe segment's start): strided runs fall
         # on the same frames whichever piece of the video is encoded, so probes see the maps the encode makes
         self.origin = 0
@@ -133,13 +145,16 @@ class ImportanceMapper:
         self._keep_from: tuple[list, np.ndarray] | None = None  # the held results and their product, last frame
         self.last_regions: list = []
 
-    def use_strides(self, strides: dict[str, int]) -> None:
+    def use_strides(self, strides: dict[str, int], renew_ms: float | None = None) -> None:
         """Run these analyzers on these strides instead of their own (semcodec.analysis.schedule). A result
         held past the analyzer's own stride is renewed early when the picture has changed since it was made
-        (a cut, a pan): a long stride is for pictures that stay put."""
+        (a cut, a pan): a long stride is for pictures that stay put. `renew_ms`: the estimated CPU ms per
+        frame such renewals may spend on a moving picture (a cut always renews); None: no limit."""
         for a in self.analyzers:
             if a.name in strides:
                 a.stride = int(strides[a.name])
+        self._renew_ms = None if renew_ms is None else max(0.0, float(renew_ms))
+        self._costs.clear()
 
     def reset(self) -> None:
         for a in self.active:
@@ -149,6 +164,8 @@ class ImportanceMapper:
         self._refined_at.clear()
         self._prev = None
         self._keep_from = None
+        self._last_thumb = None
+        self._credit = self._burst
 
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
         """Fused importance of `frame`; `weight_scale` multiplies some analyzers' weights (per shot)."""
@@ -158,6 +175,7 @@ class ImportanceMapper:
         term = self._scratch
         regions, layers = [], []
         thumb = cv2.resize(frame.gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
+        self._account(thumb, shape)
         for a in self.active:
             det = self._held.get(a.name)
             if self._due(a, frame.index, thumb, det, shape):
@@ -202,10 +220,39 @@ class ImportanceMapper:
         self._keep_from = (layers, keep)
         return keep
 
+    def _account(self, thumb: np.ndarray, shape) -> None:
+        """Per frame: whether the picture cut, and the renewal credit earned (capped at one renewal of every
+        analyzer, so a calm stretch cannot save up for a long burst)."""
+        last, self._last_thumb = self._last_thumb, thumb
+        self._cut = last is not None and float(np.abs(thumb - last).mean()) > CHANGED_LEVELS
+        if self._renew_ms is None:
+            return
+        if not self._costs:
+            h, w = shape
+            self._costs = {a.name: max(0.0, a.cost_ms(w, h)) for a in self.active}
+            self._burst = self._credit = sum(self._costs.values())
+        self._credit = min(self._burst, self._credit + self._renew_ms)
+
+    def _renew(self, a: Analyzer, index: int, thumb: np.ndarray) -> bool:
+        """Whether a stale held result is renewed now: always without a budget; at a cut while the debt is under
+        one round of renewals; on a moving picture when the credit covers the run."""
+        if not self._stale(a.name, index, thumb):
+            return False
+        if (index + self.origin) % a.stride == 0:  # a planned run anyway: nothing extra to pay
+            return True
+        if self._renew_ms is not None:
+            cost = self._costs.get(a.name, 0.0)
+            if self._credit < (-self._burst if self._cut else cost):
+                return False
+            self._credit -= cost
+        self._renewed[a.name] += 1
+        return True
+
     def _due(self, a: Analyzer, index: int, thumb: np.ndarray, det: Detections | None, shape) -> bool:
         """Whether `a` runs on frame `index`: with nothing held, on its stride (a gated detector only when the
-        picture changed, or its result is GATE_HOLD strides old), or early when a held result went stale."""
-        if det is None or det.heat is None or det.heat.shape != shape or self._stale(a.name, index, thumb):
+        picture changed, or its result is GATE_HOLD strides old), or early when a held result went stale (within
+        the renewal credit)."""
+        if det is None or det.heat is None or det.heat.shape != shape or self._renew(a, index, thumb):
             return True
         if (index + self.origin) % a.stride:
             return False
@@ -243,6 +290,7 @@ class ImportanceMapper:
                 "name": a.name, "description": a.description, "available": a.available,
                 "note": a.reason, "backend": getattr(a, "backend", "") or None, "stride": a.stride,
                 "weight": a.weight, "runs": runs, "skipped_unchanged": self._gated[a.name],
+                "renewed_early": self._renewed[a.name],
                 "ms_per_run": round(1000 * self._seconds[a.name] / runs, 2) if runs else None,
             })
         return out

@@ -138,7 +138,7 @@ class _Job:
         encoder_ms = encoder_ms_per_frame(self.s.codec, self.s.preset, ctx.prep.width, ctx.prep.height)
         schedule = plan_strides(mapper.active, ctx.analysis_size, encoder_ms * (1.4 if self.rc.two_pass else 1.0),
                                 float(ctx.info.average_rate or 25))
-        mapper.use_strides(schedule.strides)
+        mapper.use_strides(schedule.strides, schedule.renew_ms)
         mapper.origin = ctx.chunk.start_frame
         return schedule
 
