@@ -155,3 +155,18 @@ def test_single_level_does_not_crash():
     alloc = Allocator(BlockGrid(AW, AH, 8), 6.0, levels=1)
     dq = alloc.offsets(random_importance(np.random.default_rng(0)), gray_texture())
     assert len(np.unique(dq[dq != 0])) <= 1
+
+
+def test_cost_keeps_the_last_frame_smoothed_without_changing_it():
+    """cost() reuses the previous frame's blur when it is given the same frame again: the same numbers as a fresh
+    allocator, in sequence, out of order and with an equal but different array."""
+    grid = BlockGrid(AW, AH, 16)
+    rng = np.random.default_rng(5)
+    frames = [np.clip(gray_texture(3).astype(np.int16) + rng.integers(-20, 20, (AH, AW)), 0, 255).astype(np.uint8)
+              for _ in range(4)]
+    kept = Allocator(grid, 10.0)
+    pairs = [(1, 0), (2, 1), (3, 2), (1, 3), (0, 0)]
+    for cur, prev in pairs:
+        fresh = Allocator(grid, 10.0).cost(frames[cur], frames[prev].copy())
+        assert np.array_equal(kept.cost(frames[cur], frames[prev]), fresh)
+    assert not np.array_equal(kept.cost(frames[2], frames[1]), kept.activity(frames[2]))  # temporal term present

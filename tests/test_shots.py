@@ -329,3 +329,44 @@ def test_percentile99_is_numpys_number():
         for _ in range(30):
             a = (rng.random(n) * 100 * rng.random()).astype(np.float32).reshape(1, -1)
             assert _percentile99(a) == float(np.percentile(a, 99))
+
+
+def _soft_histogram_per_pixel(rgb: np.ndarray) -> np.ndarray:
+    """The soft HSV histogram computed pixel by pixel in float32 (how semcodec computed it before its tables)."""
+    import cv2
+
+    from semcodec.shots.features import _CORNERS, HIST_AXES
+
+    px = cv2.cvtColor(rgb, cv2.COLOR_RGB2HSV).reshape(-1, 3).astype(np.float32)
+    idx, weight = np.zeros((8, px.shape[0]), np.int64), np.ones((8, px.shape[0]), np.float32)
+    for ch, (n, span, circular) in enumerate(HIST_AXES):
+        c = px[:, ch] * (n / span) - 0.5
+        lo = np.floor(c)
+        pair = np.stack([lo, lo + 1]).astype(np.int64)
+        pair = pair % n if circular else np.clip(pair, 0, n - 1)
+        idx = idx * n + pair[_CORNERS[:, ch]]
+        weight *= np.stack([1 - (c - lo), c - lo])[_CORNERS[:, ch]]
+    hist = np.bincount(idx.ravel(), weight.ravel(), minlength=256)
+    return (hist / hist.sum()).astype(np.float32)
+
+
+def test_soft_histogram_tables_give_the_per_pixel_histogram():
+    """The table look-up gives, bit for bit, the histogram of the per-pixel evaluation (cut scores stay put),
+    on every 8-bit value of each axis (grey ramps, saturated colours) and on noise."""
+    from semcodec.shots.features import soft_histogram
+
+    rng = np.random.default_rng(3)
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
+    hues = cv2_hue_wheel()
+    for rgb in (ramp, hues, rng.integers(0, 256, (36, 44, 3), dtype=np.uint8),
+                rng.integers(0, 256, (13, 32, 3), dtype=np.uint8)):
+        assert np.array_equal(soft_histogram(np.ascontiguousarray(rgb)), _soft_histogram_per_pixel(rgb))
+
+
+def cv2_hue_wheel() -> np.ndarray:
+    """Every hue OpenCV's 8-bit HSV has, at every 8th saturation and value."""
+    import cv2
+
+    h, s, v = np.meshgrid(np.arange(180), np.arange(0, 256, 8), np.arange(0, 256, 8), indexing="ij")
+    hsv = np.stack([h, s, v], axis=-1).reshape(180, -1, 3).astype(np.uint8)
+    return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)

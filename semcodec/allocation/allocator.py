@@ -55,16 +55,20 @@ class Allocator:
         self.step = step
         self.balance = balance
         self.payer_cap = payer_cap
+        self._smooth: tuple[np.ndarray, np.ndarray] | None = None  # the last frame given to cost() and its blur
 
     def block_mean(self, image: np.ndarray) -> np.ndarray:
         gh, gw = self.grid.shape
-        return cv2.resize(image.astype(np.float32), (gw, gh), interpolation=cv2.INTER_AREA)
+        return cv2.resize(image.astype(np.float32, copy=False), (gw, gh), interpolation=cv2.INTER_AREA)
 
     def activity(self, gray: np.ndarray) -> np.ndarray:
         """Per-block texture (mean gradient magnitude): a proxy for the bits a block costs."""
-        g = gray.astype(np.float32)
-        grad = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
-        act = self.block_mean(grad)
+        # on 8-bit input the Sobel sums are small integers, exact in float32: no float copy of the frame needed
+        gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
+        gx = np.abs(gx, out=gx)
+        gx += np.abs(gy, out=gy)
+        act = self.block_mean(gx)
         return act + 0.2 * float(act.mean()) + 1e-3  # flat blocks still cost header and DC bits
 
     def cost(self, gray: np.ndarray, prev_gray: np.ndarray | None = None) -> np.ndarray:
@@ -75,10 +79,20 @@ class Allocator:
         spatial = self.activity(gray)
         if prev_gray is None or prev_gray.shape != gray.shape:
             return spatial
-        a = cv2.blur(gray.astype(np.float32), (3, 3))
-        b = cv2.blur(prev_gray.astype(np.float32), (3, 3))
-        temporal = self.block_mean(np.maximum(np.abs(a - b) - NOISE_DEAD_ZONE, 0))
+        b = self._smoothed(prev_gray)  # usually the frame before's, smoothed when it was the current one
+        diff = cv2.absdiff(self._smoothed(gray), b)
+        diff -= NOISE_DEAD_ZONE
+        temporal = self.block_mean(np.maximum(diff, 0, out=diff))
         return temporal + TEXTURE_SHARE * spatial + FLOOR_SHARE * float(spatial.mean())
+
+    def _smoothed(self, gray: np.ndarray) -> np.ndarray:
+        """`gray` in float32 with a 3x3 box blur; the last one made is kept for the next frame's cost."""
+        last = self._smooth
+        if last is not None and last[0] is gray:
+            return last[1]
+        out = cv2.blur(gray.astype(np.float32), (3, 3))
+        self._smooth = (gray, out)
+        return out
 
     def offsets(self, importance: np.ndarray, gray: np.ndarray, strength_scale: float = 1.0,
                 frame_offset: float = 0.0, prev_gray: np.ndarray | None = None) -> np.ndarray:
