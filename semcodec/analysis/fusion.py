@@ -165,7 +165,7 @@ class ImportanceMapper:
         self._prev = None
         self._keep_from = None
         self._last_thumb = None
-        self._credit = self._burst
+        self._credit = 0.0
 
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
         """Fused importance of `frame`; `weight_scale` multiplies some analyzers' weights (per shot)."""
@@ -221,8 +221,9 @@ class ImportanceMapper:
         return keep
 
     def _account(self, thumb: np.ndarray, shape) -> None:
-        """Per frame: whether the picture cut, and the renewal credit earned (capped at one renewal of every
-        analyzer, so a calm stretch cannot save up for a long burst)."""
+        """Per frame: whether the picture cut, and the renewal credit earned (from none: the first frame runs
+        every analyzer; capped at one renewal of every analyzer, so a calm stretch cannot save up for a long
+        burst)."""
         last, self._last_thumb = self._last_thumb, thumb
         self._cut = last is not None and float(np.abs(thumb - last).mean()) > CHANGED_LEVELS
         if self._renew_ms is None:
@@ -230,7 +231,7 @@ class ImportanceMapper:
         if not self._costs:
             h, w = shape
             self._costs = {a.name: max(0.0, a.cost_ms(w, h)) for a in self.active}
-            self._burst = self._credit = sum(self._costs.values())
+            self._burst = sum(self._costs.values())
         self._credit = min(self._burst, self._credit + self._renew_ms)
 
     def _renew(self, a: Analyzer, index: int, thumb: np.ndarray) -> bool:
