@@ -132,7 +132,7 @@ class ImportanceMapper:
         self._credit = self._burst = 0.0
         self._costs: dict[str, float] = {}  # estimated ms of one run at the current analysis size
         self._last_thumb: np.ndarray | None = None
-        self._cut = False  # this frame's thumbnail jumped from the last one's
+        self._cut_at = -1  # the last frame whose thumbnail jumped from the frame before's (a cut)
         self._renewed = {a.name: 0 for a in analyzers}  # early renewals (at a cut or on a moving picture)
         # index of the first frame in the whole video (a chunk's or probe segment's start): strided runs fall
         # on the same frames whichever piece of the video is encoded, so probes see the maps the encode makes
@@ -165,6 +165,7 @@ class ImportanceMapper:
         self._prev = None
         self._keep_from = None
         self._last_thumb = None
+        self._cut_at = -1
         self._credit = 0.0
 
     def __call__(self, frame: AnalysisFrame, weight_scale: dict | None = None) -> np.ndarray:
@@ -175,7 +176,7 @@ class ImportanceMapper:
         term = self._scratch
         regions, layers = [], []
         thumb = cv2.resize(frame.gray, (THUMB, THUMB), interpolation=cv2.INTER_AREA).astype(np.float32)
-        self._account(thumb, shape)
+        self._account(frame.index, thumb, shape)
         for a in self.active:
             det = self._held.get(a.name)
             if self._due(a, frame.index, thumb, det, shape):
@@ -220,12 +221,13 @@ class ImportanceMapper:
         self._keep_from = (layers, keep)
         return keep
 
-    def _account(self, thumb: np.ndarray, shape) -> None:
+    def _account(self, index: int, thumb: np.ndarray, shape) -> None:
         """Per frame: whether the picture cut, and the renewal credit earned (from none: the first frame runs
         every analyzer; capped at one renewal of every analyzer, so a calm stretch cannot save up for a long
         burst)."""
         last, self._last_thumb = self._last_thumb, thumb
-        self._cut = last is not None and float(np.abs(thumb - last).mean()) > CHANGED_LEVELS
+        if last is not None and float(np.abs(thumb - last).mean()) > CHANGED_LEVELS:
+            self._cut_at = index
         if self._renew_ms is None:
             return
         if not self._costs:
@@ -235,15 +237,16 @@ class ImportanceMapper:
         self._credit = min(self._burst, self._credit + self._renew_ms)
 
     def _renew(self, a: Analyzer, index: int, thumb: np.ndarray) -> bool:
-        """Whether a stale held result is renewed now: always without a budget; at a cut while the debt is under
-        one round of renewals; on a moving picture when the credit covers the run."""
+        """Whether a stale held result is renewed now: always without a budget; after a cut (since the result was
+        made) while the debt is under one round of renewals; on a moving picture when the credit covers the run."""
         if not self._stale(a.name, index, thumb):
             return False
         if (index + self.origin) % a.stride == 0:  # a planned run anyway: nothing extra to pay
             return True
         if self._renew_ms is not None:
             cost = self._costs.get(a.name, 0.0)
-            if self._credit < (-self._burst if self._cut else cost):
+            cut = self._cut_at > self._held_from[a.name][0]  # since the result was made
+            if self._credit < (-self._burst if cut else cost):
                 return False
             self._credit -= cost
         self._renewed[a.name] += 1
