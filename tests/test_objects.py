@@ -116,6 +116,8 @@ def test_objects_in_an_encode(tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=12)
     report = encode(src, str(tmp_path / "out.mp4"), EncodeSettings(roi="objects", yolo_weights=path))
     obj = report["roi"]["analyzers"][0]
-    assert obj["name"] == "objects" and obj["available"] and obj["runs"] == 2
+    assert obj["name"] == "objects" and obj["available"] and obj["runs"] >= 1
+    # planned runs on its stride (stretched by the schedule on this tiny clip), early renewals, gate skips
+    assert obj["runs"] == -(-12 // obj["stride"]) + obj["renewed_early"] - obj["skipped_unchanged"], obj
     assert report["roi"]["offset_qp_min"] < 0
     assert [a.name for a in build_analyzers("auto", path)][:2] == ["faces", "objects"]
