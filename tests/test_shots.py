@@ -370,3 +370,21 @@ def cv2_hue_wheel() -> np.ndarray:
     h, s, v = np.meshgrid(np.arange(180), np.arange(0, 256, 8), np.arange(0, 256, 8), indexing="ij")
     hsv = np.stack([h, s, v], axis=-1).reshape(180, -1, 3).astype(np.uint8)
     return cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+
+
+def test_detector_view_is_no_larger_than_the_features_need():
+    """The encode's view for the detector: half the analysis size, or a long side of THUMB where that half would
+    reach the features unreduced (small frames); even sizes, never larger than the analysis copy."""
+    from semcodec.shots.features import THUMB, view_size
+
+    assert view_size(176, 144) == (64, 52)  # QCIF: its half (88x72) is under 2 * THUMB
+    assert view_size(160, 96) == (64, 38)
+    assert view_size(320, 180) == (160, 90)  # 720p and up: the half, reduced by 2 inside features
+    assert view_size(320, 240) == (160, 120)
+    assert view_size(256, 144) == (128, 72)  # a half of 2 * THUMB is reduced by an integer factor already
+    assert view_size(120, 90) == (60, 44)  # a half under THUMB is kept
+    for w in range(2, 330, 2):
+        for h in (2, 36, 72, 98, 144, 180, 240):
+            vw, vh = view_size(w, h)
+            assert vw % 2 == 0 and vh % 2 == 0 and 2 <= vw <= max(2, w // 2) and 2 <= vh <= max(2, h // 2)
+            assert max(vw, vh) <= max(THUMB, w // 2, h // 2)

@@ -43,6 +43,7 @@ from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.settings import ChunkRange, Execution
 from semcodec.progress import bar as progress_bar
+from semcodec.shots.features import view_size as shot_view_size
 
 
 class OffsetLog:
@@ -290,8 +291,7 @@ def _observe_frame(ctx: PassContext, ef: av.VideoFrame, index: int, lock: thread
     aw, ah = ctx.analysis_size
     views = FrameViews(ef, aw, ah)
     if ctx.policy.detecting:
-        ctx.policy.observe(index, float(ef.pts * ef.time_base),
-                           views.rgb_at(max(2, aw // 2 // 2 * 2), max(2, ah // 2 // 2 * 2)))
+        ctx.policy.observe(index, float(ef.pts * ef.time_base), views.rgb_at(*shot_view_size(aw, ah)))
     with lock:
         ctx.analysis_s += time.perf_counter() - t0
     return views

@@ -25,6 +25,20 @@ PIXEL_SCALE = 22.0
 HIST_SCALE = 0.3
 
 
+def view_size(width: int, height: int) -> tuple[int, int]:
+    """The colour view to give the detector of a picture analysed at (width, height) (even sizes). Half of it,
+    which `features` brings to a long side of THUMB..2*THUMB-1 by an integer factor; but where that half is
+    already under 2*THUMB (pictures under 256 px: QCIF's half is 88x72), a long side of THUMB: the features
+    then take 40-50 % fewer pixels (QCIF cost the detector more per frame than 720p, whose 80x45 thumbnail
+    comes from 160x90). On clips scaled to 176-240 px wide the cuts stay the same (bikes 5, tears_of_steel 25,
+    popeye 3; none on akiyo, carphone, football; in-sample) for 0.17-0.31 ms less per frame."""
+    w, h = max(2, width // 2 // 2 * 2), max(2, height // 2 // 2 * 2)
+    if THUMB < max(w, h) < 2 * THUMB:
+        k = THUMB / max(w, h)
+        w, h = max(2, int(round(w * k / 2)) * 2), max(2, int(round(h * k / 2)) * 2)
+    return w, h
+
+
 def shrink(img: np.ndarray, long_side: int) -> np.ndarray:
     """Area-average by the integer factor that brings the long side to long_side..2*long_side-1
     (OpenCV's fast path: an integer factor is several times quicker than an arbitrary one)."""
