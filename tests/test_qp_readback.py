@@ -1,4 +1,5 @@
 """QPs read back from the encoder's output (VIDEO_ENC_PARAMS side data): the block map lands where intended."""
+import os
 from fractions import Fraction
 
 import av
@@ -178,3 +179,43 @@ def test_semcodec_encode_favours_the_face(tmp_path):
     # the face fills most of this frame, so the +2 QP payer cap leaves most of its cost to the whole frame:
     # measured gap -1.98 QP plain, +1.95 with the map (+5.70 before the cap)
     assert gaps["faces"] >= 1 and gaps["faces"] > gaps["off"] + 3, gaps
+
+
+def _x265_log_qp(noise, tmp_path, qpmap: QpMap | None) -> float:
+    """x265 at the library's CRF options plus its own per-frame log, `qpmap` attached to every frame; the
+    P/B frames' mean QP as benchmarks/roi_x265.py reads it from that log."""
+    import gc
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
+    try:
+        from roi_x265 import x265_inter_qp
+    finally:
+        sys.path.pop(0)
+    caps = CAPABILITIES["libx265"]
+    opts, _ = encoder_options(caps, RateControl(crf=CRF), None)
+    log = tmp_path / f"x265_{qpmap is not None}.csv"
+    opts["x265-params"] += f":csv={log}:csv-log-level=1"
+    ctx = av.CodecContext.create("libx265", "w")
+    configure_threads(ctx)
+    ctx.width, ctx.height, ctx.pix_fmt = W, H, "yuv420p"
+    ctx.time_base, ctx.framerate = Fraction(1, 25), Fraction(25)
+    ctx.options = opts
+    attacher = RoiAttacher()
+    for i, img in enumerate(noise):
+        f = av.VideoFrame.from_ndarray(img, format="gray").reformat(format="yuv420p")
+        f.pts = i
+        attacher.attach(f, (qpmap or QpMap.zeros((H // 16, W // 16), 16)).regions(W, H, caps.qp_range(8)))
+        ctx.encode(f)
+    ctx.encode(None)
+    del ctx  # x265 writes its log when the encoder closes, which PyAV does when the context is freed
+    gc.collect()
+    return x265_inter_qp(str(log))
+
+
+def test_x265_log_shows_the_map(noise, tmp_path):
+    """hevc exports no block QPs, so benchmarks/roi_x265.py reads x265's own per-frame log: its P/B frame QP is
+    the mean after AQ and the map. A map of -8 QP on the whole frame lowers it by about 8 at a CRF."""
+    plain = _x265_log_qp(noise, tmp_path, None)
+    favoured = _x265_log_qp(noise, tmp_path, QpMap(np.full((H // 16, W // 16), -8.0, np.float32), 16))
+    assert plain - favoured == pytest.approx(8, abs=1.5), (plain, favoured)
