@@ -1,8 +1,9 @@
 """Chunk joins against the single-piece encode: does chunking cost visible quality or the bitrate target?
 
 For each clip, codec and rate mode (two-pass at a target, CRF) the clip is encoded once in one piece and
-chunked (`semcodec encode --workers 2`) at short chunks (1-2 s) and at the default chunk length (2-20 s:
-chunks only at shot cuts on these short clips), with the chunk overlap off (how chunks were encoded before)
+chunked (`semcodec encode --workers 2`) at short chunks (1-2 s) and at the default chunk length (2-20 s, or
+one keyframe interval where longer: chunks only at shot cuts on the short clips; office, one 139 s shot, split
+every 250 frames, where one piece has its keyframes), with the chunk overlap off (how chunks were encoded before)
 and at its default. Per frame: Y-PSNR against the source of both encodes, and the difference around every
 chunk boundary (the 4 frames before it and 2 after). Targets (issue 15): no frame more than 1 dB below the
 single-piece encode, chunked VMAF within 0.2 of single piece, two-pass totals within 2 % of the target.
@@ -40,8 +41,10 @@ VIDEOS = os.path.join(os.path.dirname(os.path.dirname(HERE)), "shared", "videos"
 CLIPS = {"his_girl_friday": ("his_girl_friday_1940_dialogue.mp4", 300_000, {"libx264": 26, "libx265": 30}),
          "bbb": ("big_buck_bunny_excerpt_720p.mp4", 800_000, {"libx264": 26, "libx265": 30}),
          # 5 hard cuts in 10 s: the default chunking splits it at its shots, where one piece has keyframes too
-         "bikes": ("bikes_street_edit_scenecuts.mp4", 250_000, {"libx264": 26, "libx265": 30})}
-CHUNKINGS = {"1-2 s": (1.0, 2.0), "default": (2.0, 20.0)}
+         "bikes": ("bikes_street_edit_scenecuts.mp4", 250_000, {"libx264": 26, "libx265": 30}),
+         # one 139 s shot at 10 fps: the default chunking splits it inside the shot, every 250 frames (x264/x265)
+         "office": ("office_people_walking_overhead.mp4", 300_000, {"libx264": 26, "libx265": 30})}
+CHUNKINGS = {"1-2 s": (1.0, 2.0), "default": (2.0, None)}  # None: the job's default longest chunk
 WINDOW = (4, 2)  # frames before and after a boundary
 LIMIT_DB, LIMIT_VMAF, LIMIT_RATE_PCT = 1.0, 0.2, 2.0
 
@@ -158,8 +161,10 @@ def markdown(res: dict) -> str:
              "anywhere, the worst of the 4 frames before any chunk boundary, frames more than 1 dB below. Targets: "
              "no frame more than 1 dB below, VMAF within 0.2, two-pass within 2 % of the target. Overlap 0 is how "
              "chunks were encoded before (each chunk ends as a stream ends); the default is 1 s. 'default' chunking "
-             "(2-20 s) found no cut in the 5-6 s his_girl_friday and bbb clips: one chunk, the single-piece encode "
-             "itself; bikes (5 hard cuts) is split at its shots. CRF chunks spend more than the single piece (the "
+             "(2-20 s, or one keyframe interval where longer) found no cut in the 5-6 s his_girl_friday and bbb "
+             "clips: one chunk, the single-piece encode itself; bikes (5 hard cuts) is split at its shots; office "
+             "(one 139 s shot at 10 fps) every 250 frames, where x264/x265 in one piece place their periodic "
+             "keyframes (semcodec/parallel/chunks.py). CRF chunks spend more than the single piece (the "
              "kb/s column): each chunk opens with an IDR, which at 1-2 s chunks is also what two-pass chunks lose "
              "at equal size. Two-pass shares come from a budget pass at one CRF per job (semcodec/parallel/"
              "budget.py); 'keyframes %' is the share of the two-pass budget that the keyframes of chunks starting "

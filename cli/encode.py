@@ -71,7 +71,9 @@ def register(sub) -> None:
     par.add_argument("--chunk-min-s", type=positive_float, default=None, metavar="S",
                      help="shortest chunk (default 2 s)")
     par.add_argument("--chunk-max-s", type=positive_float, default=None, metavar="S",
-                     help="longest chunk; longer shots are split (default 20 s)")
+                     help="longest chunk; longer shots are split, inside a shot where a single-piece encode has its "
+                          "keyframes when the encoder's interval fits (default 20 s, or one keyframe interval where "
+                          "longer: x264/x265 250 frames)")
     par.add_argument("--chunk-overlap-s", type=finite_float(0, 60), default=None, metavar="S",
                      help="x264/x265: each chunk also encodes S seconds of the next and drops them, so its last "
                           "frames get the lookahead a single-piece encode gives them (default 1; 0: off, faster)")
@@ -257,7 +259,8 @@ def _parallel_options(args):
     return ParallelOptions(workers=args.workers, ray=args.ray, work_dir=args.work_dir,
                            threads_per_chunk=args.threads or 1, fresh_process_per_chunk=args.fresh_process,
                            chunk_min_s=lo if lo is not None else min(2.0, hi or 2.0),
-                           chunk_max_s=hi if hi is not None else max(20.0, lo or 20.0),
+                           # default: 20 s or one keyframe interval (semcodec.parallel.runner.chunk_lengths)
+                           chunk_max_s=hi if hi is not None else (lo if lo is not None and lo > 20.0 else None),
                            overlap_s=1.0 if args.chunk_overlap_s is None else args.chunk_overlap_s)
 
 

@@ -54,6 +54,30 @@ def test_plan_chunks_respects_shots_min_and_max():
     assert {260, 330} <= starts
 
 
+def test_long_shots_split_where_one_piece_has_its_keyframes():
+    """With the encoder's keyframe interval known and no longer than a chunk, a long shot is split at whole
+    intervals from its start, where x264/x265 in one piece place their periodic IDRs; a short remainder joins
+    the chunk before it. Those chunk starts are one piece's keyframes, coded as I-frames, not inside-shot IDRs."""
+    from semcodec.parallel import ParallelOptions
+    from semcodec.parallel.chunks import one_piece_keyframes
+    from semcodec.parallel.runner import _opening_scale, chunk_lengths
+    from semcodec.pipeline import EncodeSettings
+
+    spans = [(c.start_frame, c.end_frame) for c in plan_chunks([0, 100], 1310, 50, 500, keyframes=[333], keyint=250)]
+    assert spans == [(0, 100), (100, 600), (600, 1100), (1100, 1310)]  # 2 intervals a chunk; input keyframe ignored
+    assert [(c.start_frame, c.end_frame) for c in plan_chunks([0], 520, 50, 250, keyint=250)] == [(0, 250), (250, 520)]
+    # an interval longer than the chunk limit: even parts, as without one
+    assert [(c.start_frame, c.end_frame) for c in plan_chunks([0], 400, 50, 200, keyint=250)] == [(0, 200), (200, 400)]
+    keys = one_piece_keyframes([0, 100], 1310, 250)
+    assert keys == {0, 100, 350, 600, 850, 1100} and one_piece_keyframes([0, 100], 1310, None) == {0, 100}
+    two_pass = EncodeSettings(bitrate=300_000, two_pass=True)
+    assert _opening_scale(two_pass, 600, keys) < 1 and _opening_scale(two_pass, 700, keys) == 1.0
+    # the default longest chunk: 20 s, or one keyframe interval where longer (10 fps: 250 frames)
+    assert chunk_lengths(ParallelOptions(), 10.0, 250) == (20, 250)
+    assert chunk_lengths(ParallelOptions(), 25.0, 250) == (50, 500)
+    assert chunk_lengths(ParallelOptions(chunk_max_s=20), 10.0, 250) == (20, 200)
+
+
 def test_plan_chunks_edge_cases():
     assert [(c.start_frame, c.end_frame) for c in plan_chunks([], 5, 20, 80)] == [(0, 5)]  # shorter than min
     assert plan_chunks([0], 0, 1, 2) == []

@@ -59,7 +59,7 @@ class CodecCaps:
     # its one-pass rate control undoes the map (libvpx realtime raises the base q-index by what the favoured
     # blocks gain): a bitrate with a map is met at a fitted constant quality (semcodec.pipeline.ratetarget)
     rate_control_fights_map: bool = False
-    keyint: int = 250  # the encoder's default keyframe distance as FFmpeg leaves it (libvpx: 128)
+    keyint: int | None = 250  # the encoder's default keyframe distance as FFmpeg leaves it (libvpx: 128; None: its own)
     note: str = ""
 
     def qp_range(self, bit_depth: int) -> float:
@@ -87,7 +87,7 @@ CAPABILITIES: dict[str, CodecCaps] = {
                             rate_control_fights_map=True, keyint=128,
                             note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5)"),
     "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8", crf_range=(0, 63), whole_crf=True,
-                           preset_range=(0, 13),
+                           preset_range=(0, 13), keyint=None,  # SVT-AV1 derives its own interval
                            note="libsvtav1 ignores ROI side data: encoded without a block map"),
 }
 

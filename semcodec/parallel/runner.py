@@ -18,12 +18,12 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from semcodec import __version__
-from semcodec.encoding.codecs import IP_RATIO, check_container
+from semcodec.encoding.codecs import IP_RATIO, caps_for, check_container
 from semcodec.errors import SemcodecError, UsageError
 from semcodec.io import lock
 from semcodec.io.writer import atomic_output, check_output_path, container_format
 from semcodec.parallel.budget import budget_crf, chunk_bitrates, final_crf, keyframe_share, read_stats
-from semcodec.parallel.chunks import plan_chunks, split_budget
+from semcodec.parallel.chunks import one_piece_keyframes, plan_chunks, split_budget
 from semcodec.parallel.index import input_signature, scan, sha256_file
 from semcodec.parallel.join import join_chunks
 from semcodec.parallel.manifest import NAME as MANIFEST_NAME
@@ -43,6 +43,7 @@ log = logging.getLogger("semcodec")
 
 # settings that do not reach the chunks (excluded from the settings hash): maps are refused in chunked mode
 _NOT_HASHED = ("save_maps",)
+DEFAULT_CHUNK_MAX_S = 20.0
 
 
 @dataclass
@@ -50,7 +51,9 @@ class ParallelOptions:
     workers: int | None = None  # local processes; None: os.cpu_count()
     ray: str | None = None  # None: local processes; 'local': start a local Ray; else a cluster address
     chunk_min_s: float = 2.0
-    chunk_max_s: float = 20.0
+    # None: DEFAULT_CHUNK_MAX_S, or the encoder's keyframe interval where that is longer (10 fps: 250 frames, 25 s),
+    # so a long shot can still be split where one piece has its keyframes (semcodec.parallel.chunks)
+    chunk_max_s: float | None = None
     # x264/x265: each chunk also encodes this much of the next one and drops it, so its last frames get the
     # lookahead and rate control a single-piece encode gives them (benchmarks/chunk_joins.py)
     overlap_s: float = 1.0
@@ -178,9 +181,11 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
         log.info("packet index has %d frames, decoder %d: chunks decode from the start", index.frames, total)
         index.seekable = False
     fps = float(index.rate) or 25.0
-    chunks = plan_chunks([s.start_frame for s in shots], min(total, index.frames),
-                         max(1, round(opts.chunk_min_s * fps)), max(1, round(opts.chunk_max_s * fps)),
-                         index.keyframes)
+    keyint = caps_for(settings.codec).keyint
+    min_len, max_len = chunk_lengths(opts, fps, keyint)
+    chunks = plan_chunks([s.start_frame for s in shots], min(total, index.frames), min_len, max_len,
+                         index.keyframes, keyint)
+    keyframes = one_piece_keyframes([s.start_frame for s in shots], min(total, index.frames), keyint)
     rates = split_budget(chunks, index, settings.bitrate) if settings.bitrate else [None] * len(chunks)
     fit = _fit_rate(input_path, settings, opts, len(chunks))
     frames = min(total, index.frames)
@@ -195,7 +200,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
     data = {
         "schema": SCHEMA, "semcodec": __version__, "input": sig, "settings_hash": shash,
         "settings": {k: v for k, v in dataclasses.asdict(settings).items() if k not in _NOT_HASHED},
-        "chunking": {"min_s": opts.chunk_min_s, "max_s": opts.chunk_max_s,
+        "chunking": {"min_s": opts.chunk_min_s, "max_s": round(max_len / fps, 3), "keyint": keyint,
                      "shots": [s.start_frame for s in shots], "planning_s": round(time.perf_counter() - t0, 3)},
         "index": {"time_base": str(index.time_base), "rate": str(index.rate), "pts": index.pts,
                   "sizes": index.sizes, "keyframes": index.keyframes, "last_duration": index.last_duration,
@@ -204,7 +209,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
                     "tail": min(tail, frames - c.end_frame), "budget_crf": crf,
-                    "opening_scale": _opening_scale(settings, c.start_frame, shots),
+                    "opening_scale": _opening_scale(settings, c.start_frame, keyframes),
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
         "rate_fit": fit.to_json() if fit else None,
     }
@@ -217,17 +222,28 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
 KEYFRAME_SHARE_LIMIT = 5.0
 
 
-def _opening_scale(settings, start: int, shots) -> float | None:
+def chunk_lengths(opts: ParallelOptions, fps: float, keyint: int | None) -> tuple[int, int]:
+    """(shortest, longest) chunk in frames; the longest by default DEFAULT_CHUNK_MAX_S, or one keyframe interval
+    of the encoder where that is longer."""
+    if opts.chunk_max_s is not None:
+        max_len = round(opts.chunk_max_s * fps)
+    else:
+        max_len = max(round(DEFAULT_CHUNK_MAX_S * fps), keyint or 0)
+    return max(1, round(opts.chunk_min_s * fps)), max(1, max_len)
+
+
+def _opening_scale(settings, start: int, keyframes: set[int]) -> float | None:
     """ChunkRange.opening_scale of an x264/x265 chunk: the quantiser scale, over the P-frames', one piece codes
-    the chunk's first frame at. At a cut an I-frame, 1/ipratio (a chunk's IDR there would otherwise come out at
-    the P-frames' scale at a CRF and in x265's pass 2); inside a shot an inter frame, so the chunk's IDR at the
-    P-frames' scale, not ipratio finer (x264's pass 2 on its own), which takes bits from every other frame of the
-    chunk; the video's first frame as the encoder codes it in one piece."""
+    the chunk's first frame at. Where one piece has a keyframe (a cut, or its periodic one inside a shot:
+    `keyframes`, chunks.one_piece_keyframes) an I-frame, 1/ipratio (a chunk's IDR there would otherwise come out
+    at the P-frames' scale at a CRF and in x265's pass 2); elsewhere inside a shot an inter frame, so the chunk's
+    IDR at the P-frames' scale, not ipratio finer (x264's pass 2 on its own), which takes bits from every other
+    frame of the chunk; the video's first frame as the encoder codes it in one piece."""
     if settings.codec not in ("libx264", "libx265") or (settings.bitrate and not settings.two_pass):
         return None
     if start == 0:
         return 1 / IP_RATIO if settings.two_pass and settings.codec == "libx264" else 1.0
-    return 1 / IP_RATIO if any(s.start_frame == start for s in shots) else 1.0
+    return 1 / IP_RATIO if start in keyframes else 1.0
 
 
 def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
@@ -255,7 +271,8 @@ def _index_from(m: Manifest):
 
 def check_options(opts: ParallelOptions) -> None:
     """UsageError for chunking values that are wrong on their own (nan passes every `<= 0` test)."""
-    lo, hi = opts.chunk_min_s, opts.chunk_max_s
+    lo, hi = opts.chunk_min_s, opts.chunk_max_s if opts.chunk_max_s is not None else max(DEFAULT_CHUNK_MAX_S,
+                                                                                           opts.chunk_min_s)
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
         raise UsageError(f"--chunk-min-s {lo:g} and --chunk-max-s {hi:g} must be finite and positive, min <= max")
     if not (math.isfinite(opts.overlap_s) and 0 <= opts.overlap_s <= 60):
@@ -438,8 +455,9 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
     stats_crf = final_crf(costs, q, m.chunks[0].get("budget_crf")) if m.data["settings"]["codec"] == "libx264" else None
     for c, r in zip(m.chunks, rates):
         c["bitrate2"], c["stats_crf"] = r, stats_crf if c["start_frame"] > 0 else None
-    shots = set(m.data["chunking"]["shots"])
-    inside = [c["start_frame"] > 0 and c["start_frame"] not in shots for c in m.chunks]
+    chunking = m.data["chunking"]
+    keyframes = one_piece_keyframes(chunking["shots"], index.frames, chunking.get("keyint"))
+    inside = [c["start_frame"] not in keyframes for c in m.chunks]  # where one piece codes an inter frame
     share = keyframe_share(costs, kept, q, inside)
     m.data["two_pass_budget"] = {"qscale": round(q, 4), "target_bits": round(target_bits),
                                  "chunks_inside_shots": sum(inside), "keyframe_share_pct": round(100 * share, 1)}
@@ -447,7 +465,8 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
 
 
 def _keyframe_warning(m: Manifest, index) -> str | None:
-    """Two-pass chunks that start inside shots each open with an IDR one piece does not have; past
+    """Two-pass chunks that start inside shots, off one piece's keyframe interval, each open with an IDR one piece
+    does not have; past
     KEYFRAME_SHARE_LIMIT of the budget the rest of the video visibly pays (benchmarks/chunk_joins.py: 21.5 %
     on BBB x264 at 1-2 s chunks, -2.3 VMAF against one piece; one piece at 21.5 % less: -3.5). Says so, with
     the chunk length that would keep the share under the limit (the share falls as the chunks grow)."""
@@ -458,7 +477,8 @@ def _keyframe_warning(m: Manifest, index) -> str | None:
     n = len(m.chunks)
     mean_s = index.seconds(0, index.frames) / max(1, n)
     need = mean_s * share / KEYFRAME_SHARE_LIMIT
-    return (f"two-pass chunks: {b['chunks_inside_shots']} of {n} chunks start inside a shot, and their keyframes "
+    return (f"two-pass chunks: {b['chunks_inside_shots']} of {n} chunks start inside a shot where one piece has no "
+            f"keyframe, and their keyframes "
             f"take {share:.0f} % of the bitrate, which every other frame gives up (one piece has no keyframe "
             f"there); chunks of about {need:.0f} s or more (--chunk-min-s) keep that under "
             f"{KEYFRAME_SHARE_LIMIT:g} %")

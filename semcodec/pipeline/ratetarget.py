@@ -101,7 +101,7 @@ def fit_crf_for_rate(input_path: str, settings: EncodeSettings, caps: CodecCaps,
     segments = [(0, frames)] if chunk is not None else probe_segments(frames, fps)
     fit = QualityForRate(0, 0.0, target, segments=segments)
     # the whole video probed counts its own keyframes among the rest; sampled, one per encoder GOP
-    keyframes = 1 if segments == [(0, frames)] else max(1, math.ceil(frames / caps.keyint))
+    keyframes = 1 if segments == [(0, frames)] else max(1, math.ceil(frames / (caps.keyint or 250)))
 
     def frame_range(a: int, b: int) -> ChunkRange:
         return ChunkRange(a, b) if chunk is None else replace(chunk, tail=0)
