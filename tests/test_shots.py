@@ -388,3 +388,21 @@ def test_detector_view_is_no_larger_than_the_features_need():
             vw, vh = view_size(w, h)
             assert vw % 2 == 0 and vh % 2 == 0 and 2 <= vw <= max(2, w // 2) and 2 <= vh <= max(2, h // 2)
             assert max(vw, vh) <= max(THUMB, w // 2, h // 2)
+
+
+def test_features_without_the_dissolve_parts_are_the_same_features():
+    """A detector that looks for no dissolves skips what only the dissolve test reads; the rest is unchanged, so
+    its cuts and fades are those of the full features."""
+    from conftest import face_frames
+    from semcodec.shots.features import features
+
+    for rgb in face_frames(3, (88, 72)) + panning(2, 5):
+        full, cut_only = features(rgb), features(rgb, gradual=False)
+        assert cut_only.vec is None and cut_only.detail is None and cut_only.contrast is None
+        assert full.vec is not None and full.detail > 0 and full.contrast > 0
+        for name in ("ycc", "hist", "edges"):
+            assert np.array_equal(getattr(full, name), getattr(cut_only, name))
+        assert (full.brightness, full.textured) == (cut_only.brightness, cut_only.textured)
+    det = ShotDetector(FPS, dissolves=False)
+    det.push(0, 0.0, panning(1, 3)[0])
+    assert det._feat[0].vec is None

@@ -154,7 +154,7 @@ class ShotDetector:
         if self._first is None:
             self._first = (index, float(time))
             self._last_boundary = index
-        self._index[pos], self._time[pos], self._feat[pos] = index, float(time), features(rgb)
+        self._index[pos], self._time[pos], self._feat[pos] = index, float(time), features(rgb, self.dissolves)
         if pos > 0:
             self._step[pos] = self._score(pos - 1, pos)
         if self._psd is not None:
