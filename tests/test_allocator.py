@@ -170,3 +170,16 @@ def test_cost_keeps_the_last_frame_smoothed_without_changing_it():
         fresh = Allocator(grid, 10.0).cost(frames[cur], frames[prev].copy())
         assert np.array_equal(kept.cost(frames[cur], frames[prev]), fresh)
     assert not np.array_equal(kept.cost(frames[2], frames[1]), kept.activity(frames[2]))  # temporal term present
+
+
+def test_activity_of_8_bit_frames_is_the_float_sobel_measure():
+    """The 8-bit path (integer gradients in one pass) gives the float Sobel magnitude's block means exactly."""
+    grid = BlockGrid(AW, AH, 16)
+    alloc = Allocator(grid, 10.0)
+    for seed in (1, 2, 3):
+        gray = gray_texture(seed)
+        g = gray.astype(np.float32)
+        grad = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+        act = alloc.block_mean(grad)
+        assert np.array_equal(alloc.activity(gray), act + 0.2 * float(act.mean()) + 1e-3)
+        assert np.array_equal(alloc.activity(gray), alloc.activity(g))  # float input: the float path

@@ -63,12 +63,14 @@ class Allocator:
 
     def activity(self, gray: np.ndarray) -> np.ndarray:
         """Per-block texture (mean gradient magnitude): a proxy for the bits a block costs."""
-        # on 8-bit input the Sobel sums are small integers, exact in float32: no float copy of the frame needed
-        gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-        gx = np.abs(gx, out=gx)
-        gx += np.abs(gy, out=gy)
-        act = self.block_mean(gx)
+        if gray.dtype == np.uint8:  # both 3x3 Sobel gradients in one pass, as exact integers (|dx| + |dy| <= 2040)
+            dx, dy = cv2.spatialGradient(gray)
+            grad = np.abs(dx)
+            grad += np.abs(dy)
+        else:
+            g = gray.astype(np.float32)
+            grad = np.abs(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3)) + np.abs(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3))
+        act = self.block_mean(grad)
         return act + 0.2 * float(act.mean()) + 1e-3  # flat blocks still cost header and DC bits
 
     def cost(self, gray: np.ndarray, prev_gray: np.ndarray | None = None) -> np.ndarray:
