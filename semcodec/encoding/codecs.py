@@ -76,9 +76,10 @@ CAPABILITIES: dict[str, CodecCaps] = {
                          aq_in_params=True, quiet_params=("log-level=error",),
                          # x265 reads the offsets on a 16x16 grid and applies them per quantization group (32x32
                          # by default). qg-size=16 would follow a face-sized map more closely, but measured at
-                         # equal size it loses on face and frame alike (two-pass, S=0.2, qg-size 32 against 16:
-                         # carphone +0.18 dB face / +0.98 VMAF, akiyo +0.17 / +0.55, his_girl_friday +0.11 / +0.56;
-                         # benchmarks/results/roi_x265.md), so the map gets x265's own default
+                         # equal size it loses whole-frame VMAF on every clip (two-pass, S=0.2, qg-size 32 against
+                         # 16: carphone +0.18 dB face / +0.98 VMAF, his_girl_friday +0.11 / +0.56; akiyo -0.15 dB
+                         # face at 2 % more bytes, +0.75 VMAF; benchmarks/results/roi_x265.md), so the map gets
+                         # x265's own default
                          note="per-16x16 QP offsets; needs aq-mode != 0 (default 2)", **_X26X),
     "libvpx-vp9": CodecCaps("libvpx-vp9", True, 8, 63 / 4, 7, False, "6", crf_range=(0, 63), whole_crf=True,
                             preset_range=(5, 8), preset_option="cpu-used",
