@@ -59,8 +59,9 @@ def sample_segments(frames: int, fps: float, segments: int = SEGMENTS, share: fl
     length = max(1, min(total // count, round(fps * MAX_SEGMENT_S)))
     if count == 1 and length >= frames:
         return [(0, frames)]
-    starts = [round(i * (frames - length) / max(1, count - 1)) if count > 1 else (frames - length) // 2
-              for i in range(count)]
+    # each segment centred in its own 1/count of the video (stratified: the first and last seconds, often a fade
+    # or a title, are no more likely than any other)
+    starts = [min(frames - length, max(0, round((i + 0.5) * frames / count - length / 2))) for i in range(count)]
     return [(s, min(frames, s + length)) for s in starts]
 
 
