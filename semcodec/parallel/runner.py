@@ -271,8 +271,8 @@ def _index_from(m: Manifest):
 
 def check_options(opts: ParallelOptions) -> None:
     """UsageError for chunking values that are wrong on their own (nan passes every `<= 0` test)."""
-    lo, hi = opts.chunk_min_s, opts.chunk_max_s if opts.chunk_max_s is not None else max(DEFAULT_CHUNK_MAX_S,
-                                                                                           opts.chunk_min_s)
+    lo = opts.chunk_min_s
+    hi = opts.chunk_max_s if opts.chunk_max_s is not None else max(DEFAULT_CHUNK_MAX_S, lo)
     if not (math.isfinite(lo) and math.isfinite(hi) and 0 < lo <= hi):
         raise UsageError(f"--chunk-min-s {lo:g} and --chunk-max-s {hi:g} must be finite and positive, min <= max")
     if not (math.isfinite(opts.overlap_s) and 0 <= opts.overlap_s <= 60):
@@ -466,10 +466,10 @@ def _share_budget(m: Manifest, index, bitrate: int) -> None:
 
 def _keyframe_warning(m: Manifest, index) -> str | None:
     """Two-pass chunks that start inside shots, off one piece's keyframe interval, each open with an IDR one piece
-    does not have; past
-    KEYFRAME_SHARE_LIMIT of the budget the rest of the video visibly pays (benchmarks/chunk_joins.py: 21.5 %
-    on BBB x264 at 1-2 s chunks, -2.3 VMAF against one piece; one piece at 21.5 % less: -3.5). Says so, with
-    the chunk length that would keep the share under the limit (the share falls as the chunks grow)."""
+    does not have; past KEYFRAME_SHARE_LIMIT of the budget the rest of the video visibly pays
+    (benchmarks/chunk_joins.py: 21.5 % on BBB x264 at 1-2 s chunks, -2.3 VMAF against one piece; one piece at
+    21.5 % less: -3.5). Says so, with the chunk length that would keep the share under the limit (the share falls
+    as the chunks grow)."""
     b = m.data.get("two_pass_budget") or {}
     share = b.get("keyframe_share_pct") or 0.0
     if share <= KEYFRAME_SHARE_LIMIT:
@@ -477,8 +477,7 @@ def _keyframe_warning(m: Manifest, index) -> str | None:
     n = len(m.chunks)
     mean_s = index.seconds(0, index.frames) / max(1, n)
     need = mean_s * share / KEYFRAME_SHARE_LIMIT
-    return (f"two-pass chunks: {b['chunks_inside_shots']} of {n} chunks start inside a shot where one piece has no "
-            f"keyframe, and their keyframes "
+    return (f"two-pass chunks: {b['chunks_inside_shots']} of {n} chunks start inside a shot, and their keyframes "
             f"take {share:.0f} % of the bitrate, which every other frame gives up (one piece has no keyframe "
             f"there); chunks of about {need:.0f} s or more (--chunk-min-s) keep that under "
             f"{KEYFRAME_SHARE_LIMIT:g} %")
