@@ -55,11 +55,14 @@ class CodecCaps:
     quiet_params: tuple[str, ...] = ()  # params that silence the encoder's own logging
     map_params: tuple[str, ...] = ()  # params only an attached map needs
     asm_param: bool = False  # takes asm=LIST: x264, whose AVX-512 mbtree code is not deterministic (below)
-    roi_options: dict = field(default_factory=dict)  # options the map needs, also used with --roi off
+    options: dict = field(default_factory=dict)  # options every encode takes (the speed a preset stands for)
+    roi_options: dict = field(default_factory=dict)  # options only an attached map needs
     # its one-pass rate control undoes the map (libvpx realtime raises the base q-index by what the favoured
     # blocks gain): a bitrate with a map is met at a fitted constant quality (semcodec.pipeline.ratetarget)
     rate_control_fights_map: bool = False
     keyint: int | None = 250  # the encoder's default keyframe distance as FFmpeg leaves it (libvpx: 128; None: its own)
+    # bytes a frame carrying a map costs beyond one without, as (per frame, per block); None: nothing measurable
+    map_frame_bytes: tuple[float, float] | None = None
     note: str = ""
 
     def qp_range(self, bit_depth: int) -> float:
@@ -83,9 +86,18 @@ CAPABILITIES: dict[str, CodecCaps] = {
                          note="per-16x16 QP offsets; needs aq-mode != 0 (default 2)", **_X26X),
     "libvpx-vp9": CodecCaps("libvpx-vp9", True, 8, 63 / 4, 7, False, "6", crf_range=(0, 63), whole_crf=True,
                             preset_range=(5, 8), preset_option="cpu-used",
-                            roi_options={"deadline": "realtime", "aq-mode": "0", "lag-in-frames": "0",
-                                         "row-mt": "1"},
+                            options={"deadline": "realtime", "row-mt": "1"},  # cpu-used 5-8: realtime speeds
+                            # no lookahead with a map: libvpx would apply each map to a frame encoded later. It
+                            # costs at equal size (stock -deadline realtime -cpu-used 6 against lag-in-frames 0,
+                            # carphone 35k: 0.8 dB and 2.4 VMAF; his_girl_friday 250k: 0.25 dB, 0.8 VMAF), so
+                            # an encode without a map keeps libvpx's lookahead
+                            roi_options={"aq-mode": "0", "lag-in-frames": "0"},
                             rate_control_fights_map=True, keyint=128,
+                            # libvpx re-sends its segmentation with every frame (tree and prediction probabilities,
+                            # each segment's data: about 12 bytes read from the frame headers) and codes a segment
+                            # id per 8x8 block. A map of +1 quantizer step everywhere, against none, at CRF 30 and
+                            # 50: akiyo and carphone (QCIF) +14..18 bytes a frame, his_girl_friday (640x480) +51..58
+                            map_frame_bytes=(12.0, 0.008),
                             note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5)"),
     "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8", crf_range=(0, 63), whole_crf=True,
                            preset_range=(0, 13), keyint=None,  # SVT-AV1 derives its own interval
@@ -172,6 +184,14 @@ def check_container(codec: str, container: str) -> None:
                          "(use .mp4 or .mkv)")
 
 
+def map_frame_bytes(caps: CodecCaps, width: int, height: int) -> float:
+    """Bytes a map adds to every frame of a width x height encode before it favours anything (0: none known)."""
+    if caps.map_frame_bytes is None:
+        return 0.0
+    per_frame, per_block = caps.map_frame_bytes
+    return per_frame + per_block * math.ceil(width / caps.block) * math.ceil(height / caps.block)
+
+
 def caps_for(codec: str) -> CodecCaps:
     if codec not in CAPABILITIES:
         raise SemcodecError(f"unsupported codec {codec}; choose from {', '.join(CAPABILITIES)}")
@@ -241,13 +261,13 @@ def encoder_options(caps: CodecCaps, rc: RateControl, preset: str | None,
                     pass_no: int = 0, stats_path: str | None = None, tune: str | None = None,
                     forced_keyframes: bool = False, with_map: bool = True) -> tuple[dict, int]:
     """FFmpeg private options and bit_rate for one encode. Without a map (`with_map=False`, i.e. --roi
-    off) they are exactly what `ffmpeg -c:v CODEC -preset P -crf N` (or `-b:v R -pass N`) uses, so the
-    baseline is the encode a user would run instead; with a map they add only what the map needs to
-    land (AQ on for presets that turn it off). `tune` and `forced_keyframes` come
-    only from shot-aware decisions."""
+    off) they are exactly what `ffmpeg -c:v CODEC -preset P -crf N` (or `-b:v R -pass N`; libvpx-vp9:
+    `-deadline realtime -cpu-used N -row-mt 1`) uses, so the baseline is the encode a user would run
+    instead; with a map they add only what the map needs to land (AQ on for presets that turn it off;
+    libvpx: no lookahead). `tune` and `forced_keyframes` come only from shot-aware decisions."""
     preset = str(preset or caps.default_preset)
     check_preset(caps.name, preset)
-    opts: dict = dict(caps.roi_options)
+    opts: dict = dict(caps.options) | (caps.roi_options if with_map else {})
     opts[caps.preset_option] = preset
     bit_rate = 0
     if rc.bitrate:

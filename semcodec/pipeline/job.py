@@ -20,7 +20,7 @@ import numpy as np
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
 from semcodec.analysis.schedule import Schedule, plan_strides
-from semcodec.encoding.codecs import RateControl, caps_for, check_container
+from semcodec.encoding.codecs import RateControl, caps_for, check_container, map_frame_bytes
 from semcodec.encoding.cost import encoder_ms_per_frame
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
@@ -40,6 +40,11 @@ from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 from semcodec.planning import ShotPlan
 
 log = logging.getLogger("semcodec")
+# a map is attached where its own cost (CodecCaps.map_frame_bytes) is at most this share of what a frame may
+# spend. libvpx-vp9 at equal size against no map (in-sample): his_girl_friday 250k (4.8 %) face +1.56 dB, VMAF
+# +0.25; carphone at 375 bytes a frame (4 %) +0.39 dB, -0.73; at 215 (7 %) -0.3 dB, -3.7; at 35k (10 %) +0.09 dB,
+# -5.1; akiyo at 12k (25 %) -2.84 dB, -8.3
+MAP_COST_SHARE = 0.06
 MISS_WARNING = 0.05  # a bitrate met at a fitted CRF (ratetarget) this far off the target is worth a warning
 
 
@@ -105,6 +110,8 @@ class _Job:
         analyzers = build_analyzers(s.roi_mode, s.yolo_weights)
         if not ctx.caps.roi:
             return self._no_map(ctx.caps.note)
+        if (dear := self._map_too_dear()) is not None:
+            return self._no_map(dear)
         try:
             attacher = RoiAttacher()
         except RoiUnavailable as exc:
@@ -130,6 +137,21 @@ class _Job:
         return MapStage(FramePlanner(mapper, allocator, ctx.caps.block, self.plan, self.text, s.adapt_strength),
                         attacher,
                         ctx.caps.qp_range(bit_depth))
+
+    def _map_too_dear(self) -> str | None:
+        """Why a bitrate is too low for this encoder's map: what the map itself costs a frame would take more of
+        the frame's budget than its favoured regions can win back (MAP_COST_SHARE); None when it is not."""
+        s, ctx = self.s, self.ctx
+        cost = map_frame_bytes(ctx.caps, ctx.prep.width, ctx.prep.height)
+        if not s.bitrate or not cost:
+            return None
+        budget = s.bitrate / 8 / float(ctx.info.average_rate or 25)
+        if cost <= MAP_COST_SHARE * budget:
+            return None
+        return (f"--bitrate {s.bitrate / 1000:g}k is too low for a block map on {s.codec} at "
+                f"{ctx.prep.width}x{ctx.prep.height}: its segmentation costs about {cost:.0f} bytes a frame, "
+                f"{cost / budget:.0%} of the {budget:.0f} a frame may spend (a map needs it under "
+                f"{MAP_COST_SHARE:.0%}); encoded without one")
 
     def _schedule(self, mapper: ImportanceMapper) -> Schedule:
         """Analyzer strides weighed against this encoder's cost per frame (two-pass: both passes; the maps
