@@ -510,7 +510,9 @@ def markdown_codec(results: dict, x264: dict | None) -> str:
     if not two:
         lines += ["", "Rate: each semcodec point's video bytes against its target (bitrate x duration / 8). "
                   "`--roi off` is libvpx's one-pass ABR; with a map semcodec encodes at the constant quality that "
-                  "spends the target, fitted with probe encodes (semcodec.pipeline.ratetarget):", "",
+                  "spends the target, fitted with probe encodes (semcodec.pipeline.ratetarget). Where libvpx's "
+                  "per-frame segmentation would cost more than 6 % of a frame's budget, semcodec attaches no map "
+                  "(its points are then the --roi off encode, stock libvpx's options):", "",
                   "| clip | target bytes | off | S=0.1 | S=0.2 | S=0.3 | rate control at S=0.2 |",
                   "|---|---:|---:|---:|---:|---:|---|"]
         lines += rate_rows(results)
@@ -529,7 +531,9 @@ def rate_rows(results: dict) -> list[str]:
             continue
         target = e["bitrate"] / 8 * pts[0]["duration_s"]
         cells = [f"{100 * (p['video_bytes'] / target - 1):+.1f} %" for p in pts]
-        rows.append(f"| {key} | {target:,.0f} | " + " | ".join(cells) + f" | {pts[2].get('rate_control', '')} |")
+        status = pts[2].get("roi", {}).get("status", "on")
+        why = "" if status == "on" else f"; no map: {status}"  # refused up front (semcodec.pipeline.job)
+        rows.append(f"| {key} | {target:,.0f} | " + " | ".join(cells) + f" | {pts[2].get('rate_control', '')}{why} |")
     return rows
 
 
