@@ -353,27 +353,38 @@ def _open_output(ctx: PassContext, path: str | None):
 # the quantiser scale, over the P-frames', each encoder gives a stream's first frame in pass 2 of a two-pass
 # encode: x264 plans its pass-2 scales backwards, so the opening I-frame gets ipratio against the P-frames after
 # it; x265 plans forwards, and the first I-frame has no P-frame before it (chunk_joins: x265 chunk starts at cuts
-# came out 2-2.6 dB below one piece before a zone put ipratio back). At a CRF (a CRF encode, the budget pass)
-# both code it at the P-frames' scale
+# came out 2-2.6 dB below one piece before a zone put ipratio back). In the CRF budget pass both code it at the
+# P-frames' frame scale (what the statistics record)
 _PASS2_OPENING = {"libx264": 1 / IP_RATIO, "libx265": 1.0}
+# ... and at a CRF, as coded (frame scale and cu-tree). x265 gives a stream's first I-frame its P-frames' frame
+# quantiser and a later I-frame the running P quantiser / ipratio (rateEstimateQscale), and its cu-tree favours
+# a stream's first frame by about half of that back: in x265's own per-frame log (csv, mean QP) chunk IDRs came
+# out 1.27-1.53 QP coarser than one piece's I-frames on the same frames (bikes at its cuts 76 and 137, office at
+# the keyframe 250 inside its one shot; 6*log2(ipratio^0.5) = 1.46), 0.8-1.3 dB below one piece; with a zone
+# of ipratio^0.5 within 0.04 QP of one piece on all three
+_CRF_OPENING = {"libx264": 1.0, "libx265": IP_RATIO ** -0.5}
 _ZONE_LAST = {"libx264": 0, "libx265": 1}  # a zone on frame 0 only: x264 zones end on their end frame, x265 before
 
 
 def _opening_zone(ctx: PassContext, rc_pass: int) -> str | None:
     """The encoder zone that codes a chunk's opening frame at ChunkRange.opening_scale: in pass 2, in the CRF
-    budget pass and in an x264 CRF encode (not in an ABR pass: a first pass's statistics only steer pass 2);
-    None where the encoder does that on its own. On a cut clip (tests/test_parallel.py) a CRF chunk at the cut
-    opened 2.2 dB below one piece with x264 and 0 dB with the zone; with x265 0.9 dB below, and 1.7 dB above
-    with a zone of ipratio (x265's cu-tree already favours a stream's first frame at a CRF)."""
+    budget pass and in a CRF encode (not in an ABR pass: a first pass's statistics only steer pass 2); None where
+    the encoder does that on its own. In a CRF encode only ever finer than the encoder's own opening: nothing is
+    traded for it there, and one piece codes such a frame (inside a shot) as an inter frame at the P-frames'
+    scale, which an IDR at the encoder's own finer scale does not fall below. On a cut clip
+    (tests/test_parallel.py) a CRF chunk at the cut opened 2.2 dB below one piece with x264 and 0 dB with the
+    zone."""
     want, name = ctx.chunk.opening_scale, ctx.caps.name
-    if want is None or name not in _PASS2_OPENING:
+    if want is None or name not in _PASS2_OPENING or ctx.rc.bitrate and rc_pass != 2:
         return None
     if rc_pass == 2:
         native = _PASS2_OPENING[name]
-    elif rc_pass == 1 and not ctx.rc.bitrate or rc_pass == 0 and not ctx.rc.bitrate and name == "libx264":
+    elif rc_pass == 1:  # the CRF budget pass
         native = 1.0
-    else:  # an ABR pass; an x265 CRF encode, whose chunk at a cut opens within 1 dB of one piece without one
-        return None
+    else:
+        native = _CRF_OPENING[name]
+        if native / want < 1:
+            return None
     factor = native / want  # a zone's b divides the frame's quantiser scale
     return None if abs(factor - 1) < 1e-3 else f"zones=0,{_ZONE_LAST[name]},b={factor:.4g}"
 
