@@ -38,7 +38,8 @@ def _encode(src: str, out: str, codec: str, crf: int, roi: str, crf_rate: str = 
                  execution=Execution(audio=False))
     os.unlink(out)
     return {"video_bytes": rep["output"]["video_bytes"], "seconds": round(time.perf_counter() - t0, 3),
-            "rate_fit": rep["roi"].get("rate_fit"), "rate_fit_s": rep["timings"].get("rate_fit_s")}
+            "rate_fit": rep["roi"].get("rate_fit"), "rate_fit_s": rep["timings"].get("rate_fit_s"),
+            "roi_status": rep["roi"].get("status")}
 
 
 def measure(clip: str, codec: str, crf: int, tmp: str) -> dict:
@@ -65,12 +66,18 @@ def markdown(rows: list[dict]) -> str:
              "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         fit = r["neutral"]["rate_fit"] or {}
+        status = r["neutral"].get("roi_status", "on")
+        offset = f"{fit.get('offset_qp', 0):+.2f}" if status == "on" else "no map"
         lines.append(f"| {r['clip']} | {r['codec']} | {r['crf']} | {r['off']['video_bytes']} | "
                      f"{100 * (r['neutral_ratio'] - 1):+.1f} % | {100 * (r['extra_ratio'] - 1):+.1f} % | "
-                     f"{fit.get('offset_qp', 0):+.2f} | {len(fit.get('probes', []))} | "
+                     f"{offset} | {len(fit.get('probes', []))} | "
                      f"{r['neutral']['rate_fit_s'] or 0:.1f} | {r['time_ratio']:.2f}x |")
     within = sum(abs(r["neutral_ratio"] - 1) <= 0.03 for r in rows)
-    lines += ["", f"Within 3 %: {within} of {len(rows)} rows. Wall times are single runs on a shared 2-core "
+    refused = [r for r in rows if r["neutral"].get("roi_status", "on") != "on"]
+    lines += [f"\n'no map': {r['clip']} {r['codec']} CRF {r['crf']}: {r['neutral']['roi_status']}."
+              for r in refused]
+    without = f" ({len(refused)} without a map)" if refused else ""
+    lines += ["", f"Within 3 %: {within} of {len(rows)} rows{without}. Wall times are single runs on a shared 2-core "
               "machine (the ROI encode includes the analysis and the probe encodes)."]
     return "\n".join(lines) + "\n"
 

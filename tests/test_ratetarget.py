@@ -119,3 +119,17 @@ def test_vp9_bitrate_too_low_for_the_map_is_encoded_without_one(tmp_path):
     # at 60k the same clip keeps its map (its cost is under the share)
     kept = encode(clip, str(tmp_path / "kept.mkv"), EncodeSettings(codec="libvpx-vp9", bitrate=60_000, roi="faces"))
     assert kept["roi"]["status"] == "on"
+
+
+def test_vp9_crf_too_coarse_for_the_map_is_encoded_without_one(tmp_path):
+    """At CRF the budget is what --roi off spends, known from the rate fit's plain probes: at a coarse CRF on a
+    small frame the map's own cost is too large a share of it (akiyo VP9 CRF 44 with the map: face -2.45 dB and
+    VMAF -3.2 against --roi off at 5 % more bytes), so the fit stops there and the file is the --roi off one.
+    At a fine CRF the map is kept."""
+    clip = make_clip(tmp_path / "face.mp4", frames=30, size=(160, 96), content="face")
+    on = encode(clip, str(tmp_path / "on.mkv"), EncodeSettings(codec="libvpx-vp9", crf=60, roi="faces"))
+    off = encode(clip, str(tmp_path / "off.mkv"), EncodeSettings(codec="libvpx-vp9", crf=60, roi="off"))
+    assert on["roi"]["status"].startswith("CRF 60 is too coarse for a block map")
+    assert on["output"]["video_bytes"] == off["output"]["video_bytes"]
+    kept = encode(clip, str(tmp_path / "kept.mkv"), EncodeSettings(codec="libvpx-vp9", crf=20, roi="faces"))
+    assert kept["roi"]["status"] == "on" and kept["roi"]["rate_fit"]["probes"]

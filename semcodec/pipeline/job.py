@@ -110,7 +110,8 @@ class _Job:
         analyzers = build_analyzers(s.roi_mode, s.yolo_weights)
         if not ctx.caps.roi:
             return self._no_map(ctx.caps.note)
-        if (dear := self._map_too_dear()) is not None:
+        if s.bitrate and (dear := self._map_too_dear(s.bitrate / 8 / float(ctx.info.average_rate or 25),
+                                                     f"--bitrate {s.bitrate / 1000:g}k is too low")) is not None:
             return self._no_map(dear)
         try:
             attacher = RoiAttacher()
@@ -138,20 +139,30 @@ class _Job:
                         attacher,
                         ctx.caps.qp_range(bit_depth))
 
-    def _map_too_dear(self) -> str | None:
-        """Why a bitrate is too low for this encoder's map: what the map itself costs a frame would take more of
-        the frame's budget than its favoured regions can win back (MAP_COST_SHARE); None when it is not."""
+    def _map_too_dear(self, budget: float, rate: str, spends: str = "a frame may spend") -> str | None:
+        """Why `rate` ("--bitrate 12k is too low"), spending `budget` bytes a frame, has no map: what the map itself
+        costs a frame would take more of the budget than its favoured regions can win back (MAP_COST_SHARE);
+        None when it is not."""
         s, ctx = self.s, self.ctx
         cost = map_frame_bytes(ctx.caps, ctx.prep.width, ctx.prep.height)
-        if not s.bitrate or not cost:
+        if not cost or cost <= MAP_COST_SHARE * budget:
             return None
-        budget = s.bitrate / 8 / float(ctx.info.average_rate or 25)
-        if cost <= MAP_COST_SHARE * budget:
-            return None
-        return (f"--bitrate {s.bitrate / 1000:g}k is too low for a block map on {s.codec} at "
-                f"{ctx.prep.width}x{ctx.prep.height}: its segmentation costs about {cost:.0f} bytes a frame, "
-                f"{cost / budget:.0%} of the {budget:.0f} a frame may spend (a map needs it under "
-                f"{MAP_COST_SHARE:.0%}); encoded without one")
+        return (f"{rate} for a block map on {s.codec} at {ctx.prep.width}x{ctx.prep.height}: its segmentation "
+                f"costs about {cost:.0f} bytes a frame, {cost / max(budget, 1e-9):.0%} of the {budget:.0f} {spends} "
+                f"(a map needs it under {MAP_COST_SHARE:.0%}); encoded without one")
+
+    def _drop_map(self, why: str) -> None:
+        """Encode without the map after all (its cost found too high once the plain size was probed): the
+        encode is then the --roi off one."""
+        maps = self.ctx.maps
+        if maps.maps_writer:
+            maps.maps_writer.close(False)
+            self.warn("--save-maps ignored: no importance map was used")
+        if self.planned is not None:
+            self.planned.close()
+            self.planned = None
+        self.ctx.maps = None
+        self._no_map(why)
 
     def _schedule(self, mapper: ImportanceMapper) -> Schedule:
         """Analyzer strides weighed against this encoder's cost per frame (two-pass: both passes; the maps
@@ -230,11 +241,19 @@ class _Job:
                 return self.planned.segment(start, end)
             try:
                 self.rate_fit = fit_rate(ctx.input_path, self.s, ctx.info, ctx.execution, self.plan,
-                                         segment_maps=segment_maps)
+                                         segment_maps=segment_maps, map_refusal=self._crf_too_dear)
+                if self.rate_fit.refused:
+                    stop.set()
                 analysis.result()  # no probe asked (a neutral map, or no frames): the encode still replays
             finally:
                 stop.set()  # a failed probe: the analysis stops at its next frame
+        if self.rate_fit.refused:
+            return self._drop_map(self.rate_fit.refused)
         maps.planner.rate_offset = self.rate_fit.offset_qp
+
+    def _crf_too_dear(self, plain_bytes_per_frame: float) -> str | None:
+        return self._map_too_dear(plain_bytes_per_frame, f"CRF {self.s.crf:g} is too coarse",
+                                  "a frame spends without one (probe encodes)")
 
     def _fits_crf_for_rate(self) -> bool:
         """Whether _fit_crf_for_rate runs: not for an open-ended range (not made by semcodec.parallel), which
@@ -465,14 +484,16 @@ class _Job:
 
 def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execution: Execution | None = None,
              plan: ShotPlan | None = None, keyframes: int | None = None,
-             segment_maps: Callable[[int, int], MapRecording] | None = None) -> RateFit:
+             segment_maps: Callable[[int, int], MapRecording] | None = None,
+             map_refusal: Callable[[float], str | None] | None = None) -> RateFit:
     """Fit the whole-frame offset that makes `settings`' map rate neutral at its CRF on this input, with probe
     encodes of sampled segments (semcodec.pipeline.ratefit). A chunked encode fits once and passes the
     offset to every chunk (`run(rate_offset=...)`). `segment_maps`: the encode's own maps of a segment's frames
-    (ratefit.fit_rate_offset); without it each segment is analysed by its first ROI probe."""
+    (ratefit.fit_rate_offset); without it each segment is analysed by its first ROI probe. `map_refusal`: asked
+    the plain probes' bytes per frame, why the map is not worth its cost at this CRF (None: it is)."""
     frames = info.frames or int(round(info.duration_s * float(info.average_rate)))
     return fit_rate_offset(input_path, settings, frames, float(info.average_rate), _probe_encoder(plan),
-                           execution or Execution(), keyframes, segment_maps, frame_pts(input_path))
+                           execution or Execution(), keyframes, segment_maps, frame_pts(input_path), map_refusal)
 
 
 def _probe_encoder(plan: ShotPlan | None):

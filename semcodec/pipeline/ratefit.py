@@ -35,6 +35,7 @@ class RateFit:
     segments: list[tuple[int, int]] = field(default_factory=list)
     probes: list[dict] = field(default_factory=list)  # {offset_qp, bytes, plain_bytes}
     seconds: float = 0.0
+    refused: str | None = None  # why no map is worth its cost at this CRF (no ROI probes ran)
 
     def to_json(self) -> dict:
         return {"method": "probe encodes of sampled segments (plain vs ROI), secant on log size",
@@ -109,13 +110,16 @@ def frame_pts(path: str) -> list[int] | None:
 def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps: float, encode: Encoder,
                     execution: Execution, keyframes: int | None = None,
                     segment_maps: Callable[[int, int], MapRecording] | None = None,
-                    pts: list[int] | None = None) -> RateFit:
+                    pts: list[int] | None = None,
+                    map_refusal: Callable[[float], str | None] | None = None) -> RateFit:
     """The whole-frame QP offset that makes the map rate neutral at this CRF. `encode(input, output,
     settings, chunk, execution, offset, recording)` runs one probe encode and returns its Probe. `keyframes`: how many
     the real encode will have (a chunked one: one per chunk); default one per encoder GOP. `segment_maps(start,
     end)`: the maps and cuts the encode itself will use on those frames, asked for after the plain probes (it may
     wait for an analysis running beside them); without it the first ROI probe of a segment analyses the segment
-    on its own. `pts`: the frames' timestamps (frame_pts), so that probes seek to their segments."""
+    on its own. `pts`: the frames' timestamps (frame_pts), so that probes seek to their segments. `map_refusal`:
+    asked the plain probes' projected bytes per frame, why the map is not worth its own cost (None: it is); a
+    reason ends the fit there, in `RateFit.refused`."""
     t0 = time.perf_counter()
     fit = RateFit(segments=sample_segments(frames, fps))
     quiet = replace(execution, audio=False, progress=None, log_warnings=False)
@@ -140,6 +144,10 @@ def fit_rate_offset(input_path: str, settings: EncodeSettings, frames: int, fps:
 
         plain = size(plain_settings, 0.0, with_map=False)
         if plain <= 0:
+            return fit
+        if map_refusal is not None and (why := map_refusal(plain / max(1, frames))):
+            fit.refused = why
+            fit.seconds = time.perf_counter() - t0
             return fit
         recordings.update({seg: segment_maps(*seg) if segment_maps else MapRecording() for seg in fit.segments})
 
