@@ -253,7 +253,7 @@ class _Job:
 
     def _crf_too_dear(self, plain_bytes_per_frame: float) -> str | None:
         return self._map_too_dear(plain_bytes_per_frame, f"CRF {self.s.crf:g} is too coarse",
-                                  "a frame spends without one (probe encodes)")
+                                  "a frame spends without one, by the probe encodes")
 
     def _fits_crf_for_rate(self) -> bool:
         """Whether _fit_crf_for_rate runs: not for an open-ended range (not made by semcodec.parallel), which
