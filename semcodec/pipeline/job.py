@@ -252,7 +252,7 @@ class _Job:
         maps.planner.rate_offset = self.rate_fit.offset_qp
 
     def _crf_too_dear(self, plain_bytes_per_frame: float) -> str | None:
-        return self._map_too_dear(plain_bytes_per_frame, f"CRF {self.s.crf:g} is too coarse",
+        return self._map_too_dear(plain_bytes_per_frame, f"CRF {self.ctx.rc.crf:g} is too coarse",
                                   "a frame spends without one, by the probe encodes")
 
     def _fits_crf_for_rate(self) -> bool:
