@@ -133,3 +133,20 @@ def test_vp9_crf_too_coarse_for_the_map_is_encoded_without_one(tmp_path):
     assert on["output"]["video_bytes"] == off["output"]["video_bytes"]
     kept = encode(clip, str(tmp_path / "kept.mkv"), EncodeSettings(codec="libvpx-vp9", crf=20, roi="faces"))
     assert kept["roi"]["status"] == "on" and kept["roi"]["rate_fit"]["probes"]
+
+
+def test_chunked_vp9_crf_too_coarse_for_the_map_decides_as_one_piece(tmp_path):
+    """A chunked CRF encode fits once for every chunk: where the single-piece encode would refuse the map, every
+    chunk runs without one, and the report says why."""
+    from semcodec.parallel import ParallelOptions, encode_parallel
+
+    clip = make_clip(tmp_path / "tf.mp4", frames=60, size=(160, 96), content="face")
+    opts = dict(chunk_min_s=0.8, chunk_max_s=1.6, workers=1)
+    rep = encode_parallel(clip, str(tmp_path / "on.mkv"), EncodeSettings(codec="libvpx-vp9", crf=60, roi="faces"),
+                          ParallelOptions(**opts, work_dir=str(tmp_path / "w1")))
+    off = encode_parallel(clip, str(tmp_path / "off.mkv"), EncodeSettings(codec="libvpx-vp9", crf=60, roi="off"),
+                          ParallelOptions(**opts, work_dir=str(tmp_path / "w2")))
+    assert len(rep["parallel"]["chunks"]) == 2
+    assert rep["roi"]["status"].startswith("CRF 60 is too coarse for a block map")
+    assert any(w.startswith("CRF 60 is too coarse") for w in rep["warnings"])
+    assert rep["output"]["video_bytes"] == off["output"]["video_bytes"]

@@ -209,6 +209,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
         "chunks": [{"index": c.index, "start_frame": c.start_frame, "end_frame": c.end_frame,
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
+                    "no_map": fit.refused if fit else None,
                     "tail": min(tail, frames - c.end_frame), "budget_crf": crf,
                     "opening_scale": _opening_scale(settings, c.start_frame, keyframes, cuts),
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
@@ -262,8 +263,16 @@ def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
 
     if not wants_rate_fit(settings):
         return None
-    return fit_rate(input_path, settings, probe(input_path), Execution(threads=opts.threads_per_chunk),
-                    keyframes=chunks)
+    from semcodec.pipeline.job import crf_refusal_words, map_cost_refusal
+
+    info = probe(input_path)
+
+    def refusal(plain_bytes_per_frame: float) -> str | None:  # as a single-piece encode decides (job._fit_rate)
+        return map_cost_refusal(settings.codec, info.width - info.width % 2, info.height - info.height % 2,
+                                plain_bytes_per_frame, *crf_refusal_words(settings.rate_control().crf))
+
+    return fit_rate(input_path, settings, info, Execution(threads=opts.threads_per_chunk), keyframes=chunks,
+                    map_refusal=refusal)
 
 
 def _index_from(m: Manifest):
@@ -723,4 +732,8 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
         report.warnings.append(warning)
     if m.data.get("rate_fit"):
         report.roi.details = {**report.roi.details, "rate_fit": m.data["rate_fit"]}
+        if refused := m.data["rate_fit"].get("refused"):  # the chunks ran without a map (worker.encode_chunk)
+            report.roi = dataclasses.replace(report.roi, mode=settings.roi, status=refused)
+            log.warning(refused)
+            report.warnings.append(refused)
     return report.to_json()

@@ -61,6 +61,8 @@ def _chunk_job(settings_dict: dict, chunk: dict, bitrate: int | None):
 
     s = EncodeSettings(**settings_dict)
     s = dataclasses.replace(s, save_maps=None, bitrate=bitrate or s.bitrate)
+    if chunk.get("no_map"):  # the job's rate fit found the map not worth its cost (runner._fit_rate)
+        s = dataclasses.replace(s, roi="off")
     span = ChunkRange(chunk["start_frame"], chunk["end_frame"], chunk.get("seek_pts"), tail=chunk.get("tail") or 0,
                       opening_scale=chunk.get("opening_scale"),
                       stats_crf=chunk.get("stats_crf"))

@@ -140,16 +140,7 @@ class _Job:
                         ctx.caps.qp_range(bit_depth))
 
     def _map_too_dear(self, budget: float, rate: str, spends: str = "a frame may spend") -> str | None:
-        """Why `rate` ("--bitrate 12k is too low"), spending `budget` bytes a frame, has no map: what the map itself
-        costs a frame would take more of the budget than its favoured regions can win back (MAP_COST_SHARE);
-        None when it is not."""
-        s, ctx = self.s, self.ctx
-        cost = map_frame_bytes(ctx.caps, ctx.prep.width, ctx.prep.height)
-        if not cost or cost <= MAP_COST_SHARE * budget:
-            return None
-        return (f"{rate} for a block map on {s.codec} at {ctx.prep.width}x{ctx.prep.height}: its segmentation "
-                f"costs about {cost:.0f} bytes a frame, {cost / max(budget, 1e-9):.0%} of the {budget:.0f} {spends} "
-                f"(a map needs it under {MAP_COST_SHARE:.0%}); encoded without one")
+        return map_cost_refusal(self.s.codec, self.ctx.prep.width, self.ctx.prep.height, budget, rate, spends)
 
     def _drop_map(self, why: str) -> None:
         """Encode without the map after all (its cost found too high once the plain size was probed): the
@@ -252,8 +243,7 @@ class _Job:
         maps.planner.rate_offset = self.rate_fit.offset_qp
 
     def _crf_too_dear(self, plain_bytes_per_frame: float) -> str | None:
-        return self._map_too_dear(plain_bytes_per_frame, f"CRF {self.ctx.rc.crf:g} is too coarse",
-                                  "a frame spends without one, by the probe encodes")
+        return self._map_too_dear(plain_bytes_per_frame, *crf_refusal_words(self.ctx.rc.crf))
 
     def _fits_crf_for_rate(self) -> bool:
         """Whether _fit_crf_for_rate runs: not for an open-ended range (not made by semcodec.parallel), which
@@ -480,6 +470,24 @@ class _Job:
         if self.schedule is not None:
             self.roi.details["analysis_schedule"] = self.schedule.to_json()
         self.roi.analyzers = maps.planner.mapper.summary()
+
+
+def map_cost_refusal(codec: str, width: int, height: int, budget: float, rate: str,
+                     spends: str = "a frame may spend") -> str | None:
+    """Why `rate` ("--bitrate 12k is too low"), spending `budget` bytes a frame, gets no map: what the map itself
+    costs a frame (CodecCaps.map_frame_bytes) would take more of the budget than its favoured regions can win back
+    (MAP_COST_SHARE); None when it is not."""
+    cost = map_frame_bytes(caps_for(codec), width, height)
+    if not cost or cost <= MAP_COST_SHARE * budget:
+        return None
+    return (f"{rate} for a block map on {codec} at {width}x{height}: its segmentation costs about {cost:.0f} bytes "
+            f"a frame, {cost / max(budget, 1e-9):.0%} of the {budget:.0f} {spends} (a map needs it under "
+            f"{MAP_COST_SHARE:.0%}); encoded without one")
+
+
+def crf_refusal_words(crf: float) -> tuple[str, str]:
+    """map_cost_refusal's `rate` and `spends` for a CRF encode whose budget the rate fit's plain probes measured."""
+    return f"CRF {crf:g} is too coarse", "a frame spends without one, by the probe encodes"
 
 
 def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execution: Execution | None = None,

@@ -40,7 +40,7 @@ class RateFit:
     def to_json(self) -> dict:
         return {"method": "probe encodes of sampled segments (plain vs ROI), secant on log size",
                 "offset_qp": round(self.offset_qp, 2), "segments": [list(s) for s in self.segments],
-                "probes": self.probes}
+                "probes": self.probes, **({"refused": self.refused} if self.refused else {})}
 
 
 def wants_rate_fit(settings: EncodeSettings) -> bool:
