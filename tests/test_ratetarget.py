@@ -150,3 +150,19 @@ def test_chunked_vp9_crf_too_coarse_for_the_map_decides_as_one_piece(tmp_path):
     assert rep["roi"]["status"].startswith("CRF 60 is too coarse for a block map")
     assert any(w.startswith("CRF 60 is too coarse") for w in rep["warnings"])
     assert rep["output"]["video_bytes"] == off["output"]["video_bytes"]
+
+
+def test_chunked_vp9_bitrate_too_low_for_the_map_is_decided_once_for_the_job(tmp_path):
+    """The chunks' bitrate shares differ; the job decides from its own bitrate, as one piece would, so no chunk
+    keeps a map another lost: here none, and the joined file is the chunked --roi off one."""
+    from semcodec.parallel import ParallelOptions, encode_parallel
+
+    clip = make_clip(tmp_path / "tf.mp4", frames=60, size=(160, 96), content="texture_then_face")
+    opts = dict(chunk_min_s=0.8, chunk_max_s=1.6, workers=1)
+    rep = encode_parallel(clip, str(tmp_path / "on.mkv"), EncodeSettings(codec="libvpx-vp9", bitrate=5_000),
+                          ParallelOptions(**opts, work_dir=str(tmp_path / "w1")))
+    off = encode_parallel(clip, str(tmp_path / "off.mkv"), EncodeSettings(codec="libvpx-vp9", bitrate=5_000, roi="off"),
+                          ParallelOptions(**opts, work_dir=str(tmp_path / "w2")))
+    assert len(rep["parallel"]["chunks"]) == 2
+    assert rep["roi"]["status"].startswith("--bitrate 5k is too low for a block map")
+    assert rep["output"]["video_bytes"] == off["output"]["video_bytes"]

@@ -189,6 +189,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
     cuts = {s.start_frame for s in shots}
     rates = split_budget(chunks, index, settings.bitrate) if settings.bitrate else [None] * len(chunks)
     fit = _fit_rate(input_path, settings, opts, len(chunks))
+    no_map = fit.refused if fit else _bitrate_refusal(input_path, settings, fps)
     frames = min(total, index.frames)
     tail = max(0, round(opts.overlap_s * fps))
     crf = None
@@ -209,7 +210,7 @@ def _new_manifest(work_dir, input_path, sig, shash, settings, opts, progress) ->
         "chunks": [{"index": c.index, "start_frame": c.start_frame, "end_frame": c.end_frame,
                     "seek_pts": index.pts[c.start_frame] if index.seekable and c.start_frame else None,
                     "bitrate": r, "rate_offset": fit.offset_qp if fit else None, "state": "pending",
-                    "no_map": fit.refused if fit else None,
+                    "no_map": no_map,
                     "tail": min(tail, frames - c.end_frame), "budget_crf": crf,
                     "opening_scale": _opening_scale(settings, c.start_frame, keyframes, cuts),
                     "file": f"chunk_{c.index:05d}{ext}", "sha256": None, "bytes": None} for c, r in zip(chunks, rates)],
@@ -252,6 +253,18 @@ def _opening_scale(settings, start: int, keyframes: set[int], cuts: set[int] = f
     if start in cuts and settings.codec == "libx265" and not settings.two_pass:
         return None
     return 1 / IP_RATIO if start in keyframes else 1.0
+
+
+def _bitrate_refusal(input_path: str, settings, fps: float) -> str | None:
+    """Why a --bitrate job's chunks get no map, decided once for the job as one piece would (job.bitrate_refusal):
+    the chunks' own shares differ, and a map on some chunks only would change the face between them."""
+    from semcodec.io.reader import probe
+    from semcodec.pipeline.job import bitrate_refusal
+
+    if not settings.bitrate or settings.roi_mode.off:
+        return None
+    info = probe(input_path)
+    return bitrate_refusal(settings, info.width - info.width % 2, info.height - info.height % 2, fps)
 
 
 def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
@@ -732,8 +745,8 @@ def _report(info, settings, opts, m, index, results, js, output_path, backend, r
         report.warnings.append(warning)
     if m.data.get("rate_fit"):
         report.roi.details = {**report.roi.details, "rate_fit": m.data["rate_fit"]}
-        if refused := m.data["rate_fit"].get("refused"):  # the chunks ran without a map (worker.encode_chunk)
-            report.roi = dataclasses.replace(report.roi, mode=settings.roi, status=refused)
-            log.warning(refused)
-            report.warnings.append(refused)
+    if refused := m.chunks[0].get("no_map") if m.chunks else None:  # the chunks ran without a map (worker)
+        report.roi = dataclasses.replace(report.roi, mode=settings.roi, status=refused)
+        log.warning(refused)
+        report.warnings.append(refused)
     return report.to_json()

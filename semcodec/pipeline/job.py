@@ -110,8 +110,9 @@ class _Job:
         analyzers = build_analyzers(s.roi_mode, s.yolo_weights)
         if not ctx.caps.roi:
             return self._no_map(ctx.caps.note)
-        if s.bitrate and (dear := self._map_too_dear(s.bitrate / 8 / float(ctx.info.average_rate or 25),
-                                                     f"--bitrate {s.bitrate / 1000:g}k is too low")) is not None:
+        # a chunk (or probe) of a parallel encode: the runner decided for the whole job (its chunks' shares differ)
+        if s.bitrate and not ctx.chunk.ranged and (dear := bitrate_refusal(
+                s, ctx.prep.width, ctx.prep.height, float(ctx.info.average_rate or 25))) is not None:
             return self._no_map(dear)
         try:
             attacher = RoiAttacher()
@@ -483,6 +484,12 @@ def map_cost_refusal(codec: str, width: int, height: int, budget: float, rate: s
     return (f"{rate} for a block map on {codec} at {width}x{height}: its segmentation costs about {cost:.0f} bytes "
             f"a frame, {cost / max(budget, 1e-9):.0%} of the {budget:.0f} {spends} (a map needs it under "
             f"{MAP_COST_SHARE:.0%}); encoded without one")
+
+
+def bitrate_refusal(settings: EncodeSettings, width: int, height: int, fps: float) -> str | None:
+    """map_cost_refusal for a --bitrate encode: the budget is the bitrate's bytes a frame."""
+    return map_cost_refusal(settings.codec, width, height, settings.bitrate / 8 / fps,
+                            f"--bitrate {settings.bitrate / 1000:g}k is too low")
 
 
 def crf_refusal_words(crf: float) -> tuple[str, str]:
