@@ -143,6 +143,55 @@ def first_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: d
             "dir": name, "files": files}
 
 
+def budget_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: dict, threads: int | None = 1) -> dict:
+    """The budget pass of a chunk whose first pass is in `folder`, again at the chunk's `budget_crf` (a copy of
+    the folder measured, then put in its place). Returns the manifest's record, as first_pass_chunk."""
+    from semcodec.parallel.index import sha256_file
+    from semcodec.pipeline import Execution, budget_pass
+
+    t0 = time.perf_counter()
+    s, span = _chunk_job(settings_dict, chunk, chunk.get("bitrate"))
+    parent, name = os.path.split(folder)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
+    try:
+        shutil.copytree(folder, tmp, dirs_exist_ok=True)
+
+        def encode(sp):
+            r = budget_pass(input_path, tmp, s, chunk["budget_crf"], chunk=sp,
+                            execution=Execution(threads=threads, audio=False))
+            return r, r.frames
+
+        want = chunk["end_frame"] - chunk["start_frame"]
+        result, _ = _with_seek_fallback(encode, span, want)
+        if result.frames != want:
+            raise SemcodecError(f"chunk {chunk['index']}: budget pass saw {result.frames} frames, expected {want}")
+        files = {n: sha256_file(os.path.join(tmp, n)) for n in sorted(os.listdir(tmp))}
+        shutil.rmtree(folder, ignore_errors=True)
+        os.rename(tmp, folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return {"index": chunk["index"], "seconds": round(time.perf_counter() - t0, 3), "host": os.uname().nodename,
+            "dir": name, "files": files, "budget_crf": chunk["budget_crf"]}
+
+
+def budget_pass_chunk_bytes(input_path: str, settings_dict: dict, chunk: dict, files: dict,
+                            threads: int | None = 1) -> tuple[dict, dict]:
+    """Ray task body: budget_pass_chunk over the chunk's first-pass folder given as {name: bytes}; returns
+    (record, {name: bytes})."""
+    with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
+        folder = os.path.join(d, "pass1")
+        os.mkdir(folder)
+        for name, data in files.items():
+            with open(os.path.join(folder, os.path.basename(name)), "wb") as f:
+                f.write(data)
+        res = budget_pass_chunk(input_path, folder, settings_dict, chunk, threads)
+        out = {}
+        for name in res["files"]:
+            with open(os.path.join(folder, name), "rb") as f:
+                out[name] = f.read()
+        return res, out
+
+
 def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict,
                        threads: int | None = 1, target: dict | None = None, search=None,
                        pass1_files: dict | None = None) -> tuple[dict, bytes]:

@@ -7,9 +7,9 @@ The stages, each a module with one job:
   loop       one encoder pass: decode, plan on a worker thread, attach, encode, mux
   job        set-up, the passes, the EncodeReport (report)
 """
-from semcodec.pipeline.job import encode, first_pass, fit_rate, run
+from semcodec.pipeline.job import budget_pass, encode, first_pass, fit_rate, run
 from semcodec.pipeline.report import EncodeReport
 from semcodec.pipeline.settings import DEFAULT_CRF, ChunkRange, EncodeSettings, Execution
 
-__all__ = ["DEFAULT_CRF", "ChunkRange", "EncodeReport", "EncodeSettings", "Execution", "encode", "first_pass",
-           "fit_rate", "run"]
+__all__ = ["DEFAULT_CRF", "ChunkRange", "EncodeReport", "EncodeSettings", "Execution", "budget_pass", "encode",
+           "first_pass", "fit_rate", "run"]

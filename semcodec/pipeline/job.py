@@ -582,6 +582,19 @@ def first_pass(input_path: str, folder: str, settings: EncodeSettings, *, chunk:
         raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
 
 
+def budget_pass(input_path: str, folder: str, settings: EncodeSettings, crf: float, *,
+                chunk: ChunkRange | None = None, execution: Execution | None = None) -> PassResult:
+    """The budget pass of first_pass(..., budget_crf=crf) alone, over the first pass already in `folder`: a
+    chunked job measures its chunks again at the CRF its first budget pointed to (parallel.runner)."""
+    settings.validate()
+    job = _Job(input_path, os.path.join(folder, "pass1.mp4"), settings, None, chunk or ChunkRange(),
+               execution or Execution(), first_pass_dir=folder)
+    try:
+        return job.budget_pass(crf)
+    except av.error.FFmpegError as exc:
+        raise SemcodecError(f"FFmpeg failed: {exc.strerror or exc}{_tmp_hint(settings)}") from None
+
+
 def _check_first_pass_stats(path: str, frames: int) -> None:
     """x264/x265 write their first-pass statistics with unchecked stdio calls: on a full TMPDIR the file is
     short and the second pass silently encodes without them. One 'in:' line per frame, or a clear error."""
