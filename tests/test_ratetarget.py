@@ -7,7 +7,7 @@ import pytest
 from conftest import face_box_in_clip, make_clip
 from semcodec.encoding.codecs import CAPABILITIES, map_frame_bytes
 from semcodec.encoding.qp_readback import read_qps
-from semcodec.pipeline import EncodeSettings, encode, job
+from semcodec.pipeline import EncodeSettings, encode, mapcost
 from semcodec.pipeline.ratetarget import MAX_PROBES, TOLERANCE, _solve, position, wants_crf_for_rate
 
 
@@ -89,7 +89,7 @@ def test_vp9_bitrate_below_the_coarsest_crf_keeps_libvpx_rate_control(tmp_path, 
     """Below what CRF 63 spends with the map, CQ mode cannot meet the target: the encoder's own rate control
     runs, with the map balanced, and a warning says so. (At this rate the map would be refused as too dear,
     test below: the refusal is lifted here to reach the fallback, which larger frames meet at higher rates.)"""
-    monkeypatch.setattr(job, "MAP_COST_SHARE", 1.0)
+    monkeypatch.setattr(mapcost, "MAP_COST_SHARE", 1.0)
     clip = make_clip(tmp_path / "face.mp4", frames=30, size=(160, 96), content="face")
     on = encode(clip, str(tmp_path / "on.mkv"), EncodeSettings(codec="libvpx-vp9", bitrate=3_000, roi="faces"))
     assert on["roi"]["crf_for_rate"]["above_range"] and on["roi"]["crf_for_rate"]["crf"] == 63

@@ -258,10 +258,10 @@ def _opening_scale(settings, start: int, keyframes: set[int], cuts: set[int] = f
 
 
 def _bitrate_refusal(input_path: str, settings, fps: float) -> str | None:
-    """Why a --bitrate job's chunks get no map, decided once for the job as one piece would (job.bitrate_refusal):
+    """Why a --bitrate job's chunks get no map, decided once for the job as one piece would (mapcost.bitrate_refusal):
     the chunks' own shares differ, and a map on some chunks only would change the face between them."""
     from semcodec.io.reader import probe
-    from semcodec.pipeline.job import bitrate_refusal
+    from semcodec.pipeline.mapcost import bitrate_refusal
 
     if not settings.bitrate or settings.roi_mode.off:
         return None
@@ -278,7 +278,7 @@ def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
 
     if not wants_rate_fit(settings):
         return None
-    from semcodec.pipeline.job import crf_refusal_words, map_cost_refusal
+    from semcodec.pipeline.mapcost import crf_refusal_words, map_cost_refusal
 
     info = probe(input_path)
 

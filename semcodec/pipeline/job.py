@@ -20,7 +20,7 @@ import numpy as np
 from semcodec.allocation.allocator import Allocator, BlockGrid
 from semcodec.analysis.fusion import ImportanceMapper, analysis_size, build_analyzers
 from semcodec.analysis.schedule import Schedule, plan_strides
-from semcodec.encoding.codecs import RateControl, caps_for, check_container, map_frame_bytes
+from semcodec.encoding.codecs import RateControl, caps_for, check_container
 from semcodec.encoding.cost import encoder_ms_per_frame
 from semcodec.encoding.frames import FramePreparer, encoder_pix_fmt
 from semcodec.encoding.qpmap import strength_in_qp
@@ -31,6 +31,7 @@ from semcodec.io.reader import StreamInfo, damage_warnings, probe
 from semcodec.io.writer import atomic_output, check_output_path, container_format, write_json
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, analyse_pass, run_pass
+from semcodec.pipeline.mapcost import bitrate_refusal, crf_refusal_words, map_cost_refusal
 from semcodec.pipeline.maplog import MapFile
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, frame_pts, wants_rate_fit
@@ -40,11 +41,6 @@ from semcodec.pipeline.settings import ChunkRange, EncodeSettings, Execution
 from semcodec.planning import ShotPlan
 
 log = logging.getLogger("semcodec")
-# a map is attached where its own cost (CodecCaps.map_frame_bytes) is at most this share of what a frame may
-# spend. libvpx-vp9 at equal size against no map (in-sample): his_girl_friday 250k (4.8 %) face +1.56 dB, VMAF
-# +0.25; carphone at 375 bytes a frame (4 %) +0.39 dB, -0.73; at 215 (7 %) -0.3 dB, -3.7; at 35k (10 %) +0.09 dB,
-# -5.1; akiyo at 12k (25 %) -2.84 dB, -8.3
-MAP_COST_SHARE = 0.06
 MISS_WARNING = 0.05  # a bitrate met at a fitted CRF (ratetarget) this far off the target is worth a warning
 
 
@@ -139,9 +135,6 @@ class _Job:
         return MapStage(FramePlanner(mapper, allocator, ctx.caps.block, self.plan, self.text, s.adapt_strength),
                         attacher,
                         ctx.caps.qp_range(bit_depth))
-
-    def _map_too_dear(self, budget: float, rate: str, spends: str = "a frame may spend") -> str | None:
-        return map_cost_refusal(self.s.codec, self.ctx.prep.width, self.ctx.prep.height, budget, rate, spends)
 
     def _drop_map(self, why: str) -> None:
         """Encode without the map after all (its cost found too high once the plain size was probed): the
@@ -244,7 +237,9 @@ class _Job:
         maps.planner.rate_offset = self.rate_fit.offset_qp
 
     def _crf_too_dear(self, plain_bytes_per_frame: float) -> str | None:
-        return self._map_too_dear(plain_bytes_per_frame, *crf_refusal_words(self.ctx.rc.crf))
+        ctx = self.ctx
+        return map_cost_refusal(self.s.codec, ctx.prep.width, ctx.prep.height, plain_bytes_per_frame,
+                                *crf_refusal_words(ctx.rc.crf))
 
     def _fits_crf_for_rate(self) -> bool:
         """Whether _fit_crf_for_rate runs: not for an open-ended range (not made by semcodec.parallel), which
@@ -471,30 +466,6 @@ class _Job:
         if self.schedule is not None:
             self.roi.details["analysis_schedule"] = self.schedule.to_json()
         self.roi.analyzers = maps.planner.mapper.summary()
-
-
-def map_cost_refusal(codec: str, width: int, height: int, budget: float, rate: str,
-                     spends: str = "a frame may spend") -> str | None:
-    """Why `rate` ("--bitrate 12k is too low"), spending `budget` bytes a frame, gets no map: what the map itself
-    costs a frame (CodecCaps.map_frame_bytes) would take more of the budget than its favoured regions can win back
-    (MAP_COST_SHARE); None when it is not."""
-    cost = map_frame_bytes(caps_for(codec), width, height)
-    if not cost or cost <= MAP_COST_SHARE * budget:
-        return None
-    return (f"{rate} for a block map on {codec} at {width}x{height}: its segmentation costs about {cost:.0f} bytes "
-            f"a frame, {cost / max(budget, 1e-9):.0%} of the {budget:.0f} {spends} (a map needs it under "
-            f"{MAP_COST_SHARE:.0%}); encoded without one")
-
-
-def bitrate_refusal(settings: EncodeSettings, width: int, height: int, fps: float) -> str | None:
-    """map_cost_refusal for a --bitrate encode: the budget is the bitrate's bytes a frame."""
-    return map_cost_refusal(settings.codec, width, height, settings.bitrate / 8 / fps,
-                            f"--bitrate {settings.bitrate / 1000:g}k is too low")
-
-
-def crf_refusal_words(crf: float) -> tuple[str, str]:
-    """map_cost_refusal's `rate` and `spends` for a CRF encode whose budget the rate fit's plain probes measured."""
-    return f"CRF {crf:g} is too coarse", "a frame spends without one, by the probe encodes"
 
 
 def fit_rate(input_path: str, settings: EncodeSettings, info: StreamInfo, execution: Execution | None = None,
