@@ -566,3 +566,27 @@ def test_two_pass_budget_measured_again_at_the_crf_it_lands_on(cut_clip, tmp_pat
     assert all(c["budget_crf"] == b["budget_crf"] and not c["budget_redo"] and c["budget_seconds"] > 0
                for c in man["chunks"])
     assert abs(rep["parallel"]["budget"]["error_pct"]) < 10
+
+
+def test_two_pass_chunks_resume_among_budget_passes_done_again(cut_clip, tmp_path, monkeypatch):
+    """A job stopped while its chunks run their budget pass again (_refine_budget) resumes with those left,
+    shares the budget once more and encodes the same bytes as a job never stopped."""
+    import semcodec.parallel.runner as runner
+
+    monkeypatch.setattr(runner, "budget_crf", lambda *a: 44.0)  # far from the budget: every chunk measured again
+    s = EncodeSettings(bitrate=200_000, two_pass=True, roi="off", **FAST)
+    whole = tmp_path / "whole.mp4"
+    encode_parallel(cut_clip, str(whole), s, _opts(tmp_path, "a"))
+    part = tmp_path / "part.mp4"
+    done = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert done["budget_refined"]
+    n = len(done["chunks"])
+    with pytest.raises(Interrupted):  # first passes: all but one
+        encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b", max_chunks=n - 1))
+    with pytest.raises(Interrupted):  # the last first pass; budget passes again: all but one
+        encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b", max_chunks=n - 1))
+    man = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert man["budget_refined"] and man["two_pass_budget"] is None
+    assert [bool(c.get("budget_redo")) for c in man["chunks"]].count(True) == 1
+    encode_parallel(cut_clip, str(part), s, _opts(tmp_path, "b"))
+    assert sha256(part) == sha256(whole)
