@@ -98,7 +98,8 @@ CAPABILITIES: dict[str, CodecCaps] = {
                             # id per 8x8 block. A map of +1 quantizer step everywhere, against none, at CRF 30 and
                             # 50: akiyo and carphone (QCIF) +14..18 bytes a frame, his_girl_friday (640x480) +51..58
                             map_frame_bytes=(12.0, 0.008),
-                            note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5)"),
+                            note="8x8 segments, at most 7 offsets; realtime mode only (cpu-used >= 5); no map "
+                                 "where its per-frame segmentation would cost over 6 % of a frame's bytes"),
     "libsvtav1": CodecCaps("libsvtav1", False, 64, 0, None, False, "8", crf_range=(0, 63), whole_crf=True,
                            preset_range=(0, 13), keyint=None,  # SVT-AV1 derives its own interval
                            note="libsvtav1 ignores ROI side data: encoded without a block map"),
