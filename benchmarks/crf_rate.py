@@ -27,8 +27,10 @@ CLIPS = {"akiyo": "akiyo_qcif_news_anchor.mp4", "carphone": "carphone_qcif_video
          "his_girl_friday": "his_girl_friday_1940_dialogue.mp4",
          # beyond the dialogue clips: cuts, a nature close-up, animation (x264 only, to keep the run short)
          "bikes": "bikes_street_edit_scenecuts.mp4", "flower": "flower_opening_nature.mp4",
-         "big_buck_bunny": "big_buck_bunny_excerpt_720p.mp4"}
-X264_ONLY = {"bikes", "flower", "big_buck_bunny"}
+         "big_buck_bunny": "big_buck_bunny_excerpt_720p.mp4",
+         # long clips, where the probes sample up to 8 segments, not two (x264 only)
+         "office": "office_people_walking_overhead.mp4", "tears_of_steel": "tears_of_steel_battle_clip.webm"}
+X264_ONLY = {"bikes", "flower", "big_buck_bunny", "office", "tears_of_steel"}
 CRFS = {"libx264": (22, 30), "libx265": (28,), "libvpx-vp9": (34,)}
 
 
