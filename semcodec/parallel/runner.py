@@ -36,6 +36,9 @@ from semcodec.parallel.worker import (
     first_pass_chunk,
     first_pass_chunk_bytes,
     init_worker,
+    read_files,
+    replace_folder,
+    write_files,
 )
 from semcodec.pipeline.report import Timings
 from semcodec.progress import Bar, Progress
@@ -430,7 +433,7 @@ class _ChunkJobs:
             return None
         t = self.opts.threads_per_chunk
         if self.opts.ray:
-            files = _read_files(self.m.pass1_path(c), c["pass1"]["files"])
+            files = read_files(self.m.pass1_path(c), c["pass1"]["files"])
             return budget_pass_chunk_bytes, (self.input_path, self.sdict, c, files, t)
         return budget_pass_chunk, (self.input_path, self.m.pass1_path(c), self.sdict, c, t)
 
@@ -440,7 +443,7 @@ class _ChunkJobs:
         t, two = self.opts.threads_per_chunk, c["state"] == "pass1"
         if self.opts.ray:
             ext = os.path.splitext(c["file"])[1]
-            files = _read_files(self.m.pass1_path(c), c["pass1"]["files"]) if two else None
+            files = read_files(self.m.pass1_path(c), c["pass1"]["files"]) if two else None
             return encode_chunk_bytes, (self.input_path, ext, self.sdict, c, t, self.opts.target,
                                         self.opts.chunk_search, files)
         return encode_chunk, (self.input_path, self.m.chunk_path(c), self.sdict, c, t, self.opts.target,
@@ -559,30 +562,12 @@ def _keyframe_warning(m: Manifest, index) -> str | None:
             f"{KEYFRAME_SHARE_LIMIT:g} %")
 
 
-def _read_files(folder: str, names) -> dict:
-    out = {}
-    for n in names:
-        with open(os.path.join(folder, n), "rb") as f:
-            out[n] = f.read()
-    return out
-
-
 def _write_files(folder: str, files: dict) -> None:
     """A first-pass folder from a Ray task: written beside, then renamed into place."""
-    import tempfile
-
-    parent, name = os.path.split(folder)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
     try:
-        for n, data in files.items():
-            with open(os.path.join(tmp, os.path.basename(n)), "wb") as f:
-                f.write(data)
-        shutil.rmtree(folder, ignore_errors=True)
-        os.rename(tmp, folder)
+        replace_folder(folder, lambda tmp: write_files(tmp, files))
     except OSError as exc:
         raise SemcodecError(f"cannot write {folder}: {exc.strerror or exc}") from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _limit(pending: list, opts: ParallelOptions) -> list:

@@ -117,61 +117,69 @@ def first_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: d
     """Pass 1 of a two-pass chunk; its statistics, maps and cuts end up in `folder` (written into a temp
     folder beside it and renamed), with the statistics of a pass at the job's `budget_crf` when the chunk has
     one. Returns the manifest's record: the folder's name and each file's sha256."""
-    from semcodec.parallel.index import sha256_file
     from semcodec.pipeline import Execution, first_pass
 
     t0 = time.perf_counter()
     s, span = _chunk_job(settings_dict, chunk, chunk.get("bitrate"))
-    want = chunk["end_frame"] - chunk["start_frame"]
-    parent, name = os.path.split(folder)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
-    try:
+
+    def run_in(tmp: str) -> None:
         def encode(sp):
             r = first_pass(input_path, tmp, s, chunk=sp, execution=Execution(threads=threads, audio=False),
                            budget_crf=chunk.get("budget_crf"))
             return r, r.frames
+        _check_frames(chunk, "first pass", _with_seek_fallback(encode, span, _wanted(chunk))[0].frames)
 
-        result, _ = _with_seek_fallback(encode, span, want)
-        if result.frames != want:
-            raise SemcodecError(f"chunk {chunk['index']}: first pass saw {result.frames} frames, expected {want}")
-        files = {n: sha256_file(os.path.join(tmp, n)) for n in sorted(os.listdir(tmp))}
-        shutil.rmtree(folder, ignore_errors=True)
-        os.rename(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    files = replace_folder(folder, run_in)
     return {"index": chunk["index"], "seconds": round(time.perf_counter() - t0, 3), "host": os.uname().nodename,
-            "dir": name, "files": files}
+            "dir": os.path.basename(folder), "files": files}
 
 
 def budget_pass_chunk(input_path: str, folder: str, settings_dict: dict, chunk: dict, threads: int | None = 1) -> dict:
     """The budget pass of a chunk whose first pass is in `folder`, again at the chunk's `budget_crf` (a copy of
     the folder measured, then put in its place). Returns the manifest's record, as first_pass_chunk."""
-    from semcodec.parallel.index import sha256_file
     from semcodec.pipeline import Execution, budget_pass
 
     t0 = time.perf_counter()
     s, span = _chunk_job(settings_dict, chunk, chunk.get("bitrate"))
-    parent, name = os.path.split(folder)
-    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
-    try:
-        shutil.copytree(folder, tmp, dirs_exist_ok=True)
 
+    def run_in(tmp: str) -> None:
         def encode(sp):
             r = budget_pass(input_path, tmp, s, chunk["budget_crf"], chunk=sp,
                             execution=Execution(threads=threads, audio=False))
             return r, r.frames
+        _check_frames(chunk, "budget pass", _with_seek_fallback(encode, span, _wanted(chunk))[0].frames)
 
-        want = chunk["end_frame"] - chunk["start_frame"]
-        result, _ = _with_seek_fallback(encode, span, want)
-        if result.frames != want:
-            raise SemcodecError(f"chunk {chunk['index']}: budget pass saw {result.frames} frames, expected {want}")
+    files = replace_folder(folder, run_in, copy=True)
+    return {"index": chunk["index"], "seconds": round(time.perf_counter() - t0, 3), "host": os.uname().nodename,
+            "dir": os.path.basename(folder), "files": files, "budget_crf": chunk["budget_crf"]}
+
+
+def _wanted(chunk: dict) -> int:
+    return chunk["end_frame"] - chunk["start_frame"]
+
+
+def _check_frames(chunk: dict, what: str, frames: int) -> None:
+    if frames != _wanted(chunk):
+        raise SemcodecError(f"chunk {chunk['index']}: {what} saw {frames} frames, expected {_wanted(chunk)}")
+
+
+def replace_folder(folder: str, run_in, copy: bool = False) -> dict:
+    """`run_in(tmp)` on a temp folder beside `folder` (a copy of it with `copy`), which then takes `folder`'s
+    place: a pass stopped halfway leaves the old folder as it was. Returns {file name: sha256}."""
+    from semcodec.parallel.index import sha256_file
+
+    parent, name = os.path.split(folder)
+    tmp = tempfile.mkdtemp(prefix=f".{name}.partial", dir=parent)
+    try:
+        if copy:
+            shutil.copytree(folder, tmp, dirs_exist_ok=True)
+        run_in(tmp)
         files = {n: sha256_file(os.path.join(tmp, n)) for n in sorted(os.listdir(tmp))}
         shutil.rmtree(folder, ignore_errors=True)
         os.rename(tmp, folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"index": chunk["index"], "seconds": round(time.perf_counter() - t0, 3), "host": os.uname().nodename,
-            "dir": name, "files": files, "budget_crf": chunk["budget_crf"]}
+    return files
 
 
 def budget_pass_chunk_bytes(input_path: str, settings_dict: dict, chunk: dict, files: dict,
@@ -181,15 +189,9 @@ def budget_pass_chunk_bytes(input_path: str, settings_dict: dict, chunk: dict, f
     with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
         folder = os.path.join(d, "pass1")
         os.mkdir(folder)
-        for name, data in files.items():
-            with open(os.path.join(folder, os.path.basename(name)), "wb") as f:
-                f.write(data)
+        write_files(folder, files)
         res = budget_pass_chunk(input_path, folder, settings_dict, chunk, threads)
-        out = {}
-        for name in res["files"]:
-            with open(os.path.join(folder, name), "rb") as f:
-                out[name] = f.read()
-        return res, out
+        return res, read_files(folder, res["files"])
 
 
 def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk: dict,
@@ -203,9 +205,7 @@ def encode_chunk_bytes(input_path: str, suffix: str, settings_dict: dict, chunk:
         if pass1_files is not None:
             pass1_dir = os.path.join(d, "pass1")
             os.mkdir(pass1_dir)
-            for name, data in pass1_files.items():
-                with open(os.path.join(pass1_dir, os.path.basename(name)), "wb") as f:
-                    f.write(data)
+            write_files(pass1_dir, pass1_files)
         res = encode_chunk(input_path, out, settings_dict, chunk, threads, target, search, pass1_dir)
         with open(out, "rb") as f:
             return res, f.read()
@@ -217,8 +217,20 @@ def first_pass_chunk_bytes(input_path: str, settings_dict: dict, chunk: dict,
     with tempfile.TemporaryDirectory(prefix="semcodec-chunk-") as d:
         folder = os.path.join(d, "pass1")
         res = first_pass_chunk(input_path, folder, settings_dict, chunk, threads)
-        files = {}
-        for name in res["files"]:
-            with open(os.path.join(folder, name), "rb") as f:
-                files[name] = f.read()
-        return res, files
+        return res, read_files(folder, res["files"])
+
+
+def write_files(folder: str, files: dict) -> None:
+    """{name: bytes} into `folder` (a chunk's first-pass folder carried to or from a Ray task)."""
+    for name, data in files.items():
+        with open(os.path.join(folder, os.path.basename(name)), "wb") as f:
+            f.write(data)
+
+
+def read_files(folder: str, names) -> dict:
+    """{name: bytes} of these files of `folder`."""
+    out = {}
+    for name in names:
+        with open(os.path.join(folder, name), "rb") as f:
+            out[name] = f.read()
+    return out
