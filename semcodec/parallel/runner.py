@@ -281,14 +281,11 @@ def _fit_rate(input_path: str, settings, opts: ParallelOptions, chunks: int):
 
     if not wants_rate_fit(settings):
         return None
-    from semcodec.pipeline.mapcost import crf_refusal_words, map_cost_refusal
+    from semcodec.pipeline.mapcost import crf_refusal
 
     info = probe(input_path)
-
-    def refusal(plain_bytes_per_frame: float) -> str | None:  # as a single-piece encode decides (job._fit_rate)
-        return map_cost_refusal(settings.codec, info.width - info.width % 2, info.height - info.height % 2,
-                                plain_bytes_per_frame, *crf_refusal_words(settings.rate_control().crf))
-
+    refusal = crf_refusal(settings.codec, info.width - info.width % 2, info.height - info.height % 2,
+                          settings.rate_control().crf)  # as a single-piece encode decides (job._fit_rate)
     return fit_rate(input_path, settings, info, Execution(threads=opts.threads_per_chunk), keyframes=chunks,
                     map_refusal=refusal)
 

@@ -31,7 +31,7 @@ from semcodec.io.reader import StreamInfo, damage_warnings, probe
 from semcodec.io.writer import atomic_output, check_output_path, container_format, write_json
 from semcodec.pipeline.keyframes import KeyframePolicy
 from semcodec.pipeline.loop import MapRecording, MapStage, OffsetLog, PassContext, PassResult, analyse_pass, run_pass
-from semcodec.pipeline.mapcost import bitrate_refusal, crf_refusal_words, map_cost_refusal
+from semcodec.pipeline.mapcost import bitrate_refusal, crf_refusal
 from semcodec.pipeline.maplog import MapFile
 from semcodec.pipeline.planner import FramePlanner
 from semcodec.pipeline.ratefit import Probe, RateFit, fit_rate_offset, frame_pts, wants_rate_fit
@@ -226,7 +226,8 @@ class _Job:
                 return self.planned.segment(start, end)
             try:
                 self.rate_fit = fit_rate(ctx.input_path, self.s, ctx.info, ctx.execution, self.plan,
-                                         segment_maps=segment_maps, map_refusal=self._crf_too_dear)
+                                         segment_maps=segment_maps, map_refusal=crf_refusal(
+                                             self.s.codec, ctx.prep.width, ctx.prep.height, ctx.rc.crf))
                 if self.rate_fit.refused:
                     stop.set()
                 analysis.result()  # no probe asked (a neutral map, or no frames): the encode still replays
@@ -235,11 +236,6 @@ class _Job:
         if self.rate_fit.refused:
             return self._drop_map(self.rate_fit.refused)
         maps.planner.rate_offset = self.rate_fit.offset_qp
-
-    def _crf_too_dear(self, plain_bytes_per_frame: float) -> str | None:
-        ctx = self.ctx
-        return map_cost_refusal(self.s.codec, ctx.prep.width, ctx.prep.height, plain_bytes_per_frame,
-                                *crf_refusal_words(ctx.rc.crf))
 
     def _fits_crf_for_rate(self) -> bool:
         """Whether _fit_crf_for_rate runs: not for an open-ended range (not made by semcodec.parallel), which

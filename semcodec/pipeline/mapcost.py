@@ -6,6 +6,8 @@ favoured regions cannot win it back: such encodes run without a map and say why.
 offsets at no measurable cost of their own."""
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from semcodec.encoding.codecs import caps_for, map_frame_bytes
 from semcodec.pipeline.settings import EncodeSettings
 
@@ -35,6 +37,9 @@ def bitrate_refusal(settings: EncodeSettings, width: int, height: int, fps: floa
                             f"--bitrate {settings.bitrate / 1000:g}k is too low")
 
 
-def crf_refusal_words(crf: float) -> tuple[str, str]:
-    """map_cost_refusal's `rate` and `spends` for a CRF encode whose budget the rate fit's plain probes measured."""
-    return f"CRF {crf:g} is too coarse", "a frame spends without one, by the probe encodes"
+def crf_refusal(codec: str, width: int, height: int, crf: float) -> Callable[[float], str | None]:
+    """map_cost_refusal for a CRF encode, asked by the rate fit with what its plain probes spend a frame."""
+    def refusal(plain_bytes_per_frame: float) -> str | None:
+        return map_cost_refusal(codec, width, height, plain_bytes_per_frame, f"CRF {crf:g} is too coarse",
+                                "a frame spends without one, by the probe encodes")
+    return refusal
